@@ -24,7 +24,8 @@ def test_int16_wav_reads_as_float_in_range(tmp_path):
 def test_resample_8k_to_16k_keeps_a_tone(tmp_path):
     t = np.arange(8000) / 8000
     sf.write(tmp_path / "a.wav", 0.5 * np.sin(2 * np.pi * 440 * t), 8000)
-    samples, rate = load_audio(str(tmp_path / "a.wav"), target_rate=16000)
+    with pytest.warns(UserWarning, match="audio at 8000 Hz resampled to 16000 Hz"):
+        samples, rate = load_audio(str(tmp_path / "a.wav"), target_rate=16000)
     assert rate == 16000 and len(samples) == 16000
     spectrum = np.abs(np.fft.rfft(samples))
     assert abs(np.argmax(spectrum) - 440) <= 1  # 1 Hz bins over 1 s
@@ -76,7 +77,8 @@ def test_real_fsdd_recording_reads_at_16k():
     path = FSDD / "7_jackson_32.wav"
     info = sf.info(path)
     assert info.samplerate == 8000 and info.channels == 1
-    samples, rate = load_audio(str(path), target_rate=16000)
+    with pytest.warns(UserWarning, match="resampled"):
+        samples, rate = load_audio(str(path), target_rate=16000)
     assert rate == 16000
     assert len(samples) == 2 * info.frames
     assert 0.01 < float(np.sqrt(np.mean(samples ** 2))) < 1.0

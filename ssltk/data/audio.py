@@ -4,7 +4,8 @@ An entry is a file path (anything libsndfile reads: wav, flac, ogg, ...), a
 Kaldi pipe ``<command> |`` whose stdout is an audio file, or a kaldiio ark
 offset ``file.ark:123``.  Samples come back as mono float32 in [-1, 1]; when a
 target rate is given, audio at another rate is resampled with
-``torchaudio.functional.resample`` (FSDD's 8 kHz recordings read at 16 kHz).
+``torchaudio.functional.resample`` (FSDD's 8 kHz recordings read at 16 kHz),
+with a warning shown once per pair of rates.
 Multi-channel audio is rejected: select a channel in the entry itself, e.g.
 ``sox in.wav -t wav - remix 1 |``.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +127,8 @@ def load_audio(spec: AudioSpec | str, target_rate: int | None = None,
     if samples.size == 0:
         raise _fail(spec, "empty audio (0 samples)")
     if target_rate is not None and rate != target_rate:
+        # Python shows this once per rate pair, not once per utterance
+        warnings.warn(f"audio at {rate} Hz resampled to {target_rate} Hz", stacklevel=2)
         samples, rate = resample(samples, rate, target_rate), target_rate
     return samples, rate
 
