@@ -1,0 +1,110 @@
+"""``unpaired``: speech and text from disjoint sentence pools, for unsupervised ASR.
+
+One grammar of everyday English sentences is enumerated and shuffled; the
+first part becomes speech (data dirs with ``text`` and ``text.phn``, the
+phones only for evaluation), the next part text only (``text_only/``): no
+sentence is in both.  Both sides are phonemised from espeak-ng's phoneme
+events for the same language (``en-us``), so their phone sets agree.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from ssltk.data.datadir import write_text_atomic
+from ssltk.data.synth.corpus import Plan, Utt, phone_string
+from ssltk.data.synth.espeak import Voice
+from ssltk.data.synth.render import Job, Segment
+from ssltk.data.synth.speakers import assign, make_speakers, speakers_per_split, split_sizes
+from ssltk.errors import UserError
+
+DEFAULT_NUM_UTTS = 1000
+MIN_NUM_UTTS = 10
+LANGUAGE = "en-us"
+
+SUBJECTS = ["my sister", "the old man", "a young girl", "the teacher", "our neighbour",
+            "the children", "my friend", "the farmer", "a tall woman", "the driver"]
+VERBS = ["cleaned", "painted", "found", "carried", "washed", "bought", "sold", "opened",
+         "fixed", "dropped", "moved", "lost"]
+OBJECTS = ["the red chair", "a small box", "the old bicycle", "the blue door", "a wooden table",
+           "the broken window", "a heavy bag", "the green kettle", "a new lamp", "the yellow car"]
+SETTINGS = ["in the kitchen", "near the river", "after dinner", "before school",
+            "behind the house", "on monday", "at the market", "in the garden", "last night",
+            "this morning"]
+INTRANSITIVE = ["slept", "waited", "sang", "laughed", "worked", "cooked", "danced", "rested"]
+
+
+def sentence_pool() -> list[str]:
+    """Every sentence of the grammar, in a fixed order."""
+    pool = [f"{s} {v} {o} {p}" for s, v, o, p in itertools.product(SUBJECTS, VERBS, OBJECTS,
+                                                                    SETTINGS)]
+    pool += [f"{s} {v} {p}" for s, v, p in itertools.product(SUBJECTS, INTRANSITIVE, SETTINGS)]
+    return pool
+
+
+def plan(rng: np.random.Generator, num_utts: int, num_text: int | None = None) -> Plan:
+    num_text = num_utts if num_text is None else int(num_text)
+    pool = sentence_pool()
+    if num_utts + num_text > len(pool):
+        raise UserError(f"unpaired corpus: {num_utts} spoken + {num_text} text-only sentences "
+                        f"exceed the {len(pool)} sentences of the grammar")
+    if num_text < 1:
+        raise UserError(f"num_text must be >= 1, got {num_text}")
+    order = rng.permutation(len(pool))
+    spoken = [pool[i] for i in order[:num_utts]]
+    text_only = [pool[i] for i in order[num_utts:num_utts + num_text]]
+    speakers = make_speakers(rng, speakers_per_split(num_utts))
+    utts: list[Utt] = []
+    sentences = iter(spoken)
+    for split, size in split_sizes(num_utts).items():
+        for spk in assign(rng, speakers[split], size):
+            text = next(sentences)
+            utt = f"{spk.id}-{len(utts) + 1:05d}"
+            utts.append(Utt(split, utt, spk, (Segment(text, spk.voice(LANGUAGE)),), text,
+                            f"wav/{split}/{utt}.wav"))
+    neutral = Voice(LANGUAGE)
+    phonemize = [Job(f"text{i:06d}", (Segment(s, neutral),), seed=0)
+                 for i, s in enumerate(text_only)]
+
+    def finish(work: Path, root: Path, results, text_results) -> None:
+        write_text_atomic(work / "text_only" / "text.txt", "".join(s + "\n" for s in text_only))
+        write_text_atomic(work / "text_only" / "text.phn",
+                          "".join(phone_string(r.words) + "\n" for r in text_results))
+        lexicon: set[tuple[str, str]] = set()
+        pairs = [(u.text, results[u.utt].words) for u in utts]
+        pairs += [(s, r.words) for s, r in zip(text_only, text_results)]
+        for text, words in pairs:
+            tokens = text.split()
+            if len(words) != len(tokens):
+                continue
+            for i, (token, phones) in enumerate(zip(tokens, words)):
+                # espeak speaks some pairs ("in the") as one word: the first gets
+                # both words' phones, the second none; neither goes in the lexicon
+                joined = i + 1 < len(words) and not words[i + 1]
+                if phones and not joined:
+                    lexicon.add((token, " ".join(phones)))
+        write_text_atomic(work / "lexicon.txt",
+                          "".join(f"{w} {p}\n" for w, p in sorted(lexicon)))
+
+    return Plan(
+        kind="unpaired", utts=utts, speakers=speakers, phonemize=phonemize,
+        about=f"""For unsupervised ASR (wav2vec-U style): {len(pool)} English sentences of one
+grammar (subject, verb, object, place or time: an everyday-life domain) are shuffled; the
+first {num_utts} are spoken (data dirs), the next {num_text} are text only
+(`text_only/`). The two pools share the domain and the vocabulary but no sentence.
+Speech uses the American English voice `{LANGUAGE}`.""",
+        files=f"""## Unpaired text and phones
+
+- `text_only/text.txt`: the text-only sentences, one per line.
+- `text_only/text.phn`: their phones, line by line, in the same format as the data
+  dirs' `text.phn` (IPA without stress marks, words separated by `|`), from espeak-ng's
+  phoneme events for the neutral `{LANGUAGE}` voice (no audio kept).
+- Speech side: the data dirs' `text.phn` are for evaluation only (phone error rate);
+  an unsupervised recipe must not train on them.
+- `lexicon.txt`: `word phone phone ...` for every pronunciation espeak used on either
+  side (a word may have several).""",
+        text_source="a sentence grammar and word lists written for ssltk.",
+        finish=finish)
