@@ -7,6 +7,7 @@ line or utterance.  Command-line entry points print it without a traceback.
 
 import functools
 import sys
+from pathlib import Path
 
 
 class UserError(ValueError):
@@ -21,7 +22,7 @@ def cli_main(func):
         try:
             return func(*args, **kwargs)
         except UserError as e:
-            prog = func.__module__.rsplit(".", 1)[-1]
+            prog = Path(sys.argv[0]).stem if func.__module__ == "__main__" else func.__module__.rsplit(".", 1)[-1]
             print(f"{prog}: error: {e}", file=sys.stderr)
             sys.exit(1)
 
