@@ -30,9 +30,12 @@ def test_setup_sh_scaffolds_a_recipe(tmp_path):
     res = bash("egs2/TEMPLATE/setup.sh egs2/mycorpus/xyz1", tree)
     assert res.returncode == 0, res.stderr
     recipe = tree / "egs2" / "mycorpus" / "xyz1"
+    stage_scripts = {p.name for p in (tree / "egs2" / "TEMPLATE").glob("*1/*.sh")}
+    assert "xyz.sh" in stage_scripts and "asr.sh" in stage_scripts
     assert {p.name for p in recipe.iterdir()} == {
-        "cmd.sh", "path.sh", "db.sh", "utils", "xyz.sh", "conf", "local"}
+        "cmd.sh", "path.sh", "db.sh", "utils", "conf", "local", *stage_scripts}
     assert os.readlink(recipe / "utils") == "../../../utils"
+    assert os.readlink(recipe / "db.sh") == "../../TEMPLATE/db.sh"
     assert os.readlink(recipe / "xyz.sh") == "../../TEMPLATE/xyz1/xyz.sh"
     assert (recipe / "utils" / "parse_options.sh").is_file()
     assert bash("./xyz.sh", recipe).stdout == "stage script\n"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Scaffold a new recipe: egs2/TEMPLATE/setup.sh egs2/<corpus>/<task>1
-# Copies cmd.sh, path.sh and db.sh (recipes edit them), links utils/ and the
+# Links cmd.sh, path.sh and db.sh (one copy for the whole repository: set the
+# job backend and corpus locations once, in egs2/TEMPLATE), utils/ and the
 # shared stage scripts of egs2/TEMPLATE/*1/, and creates conf/ and local/.
 set -euo pipefail
 
@@ -24,7 +25,9 @@ if [ "$(dirname "$(dirname "${dir}")")" != "${egs2}" ]; then
 fi
 
 mkdir -p "${dir}/conf" "${dir}/local"
-cp "${template}/cmd.sh" "${template}/path.sh" "${template}/db.sh" "${dir}/"
+for f in cmd.sh path.sh db.sh; do
+    ln -s "../../TEMPLATE/${f}" "${dir}/${f}"
+done
 ln -s ../../../utils "${dir}/utils"
 for script in "${template}"/*1/*.sh; do
     [ -e "${script}" ] || continue

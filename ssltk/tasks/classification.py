@@ -1,0 +1,65 @@
+"""Utterance classification (speaker ID, keyword, category, SLURP-style intent)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ssltk.metrics.accuracy import split_intent
+from ssltk.tasks.frontend import Frontend
+from ssltk.tasks.heads import UtteranceHead
+from ssltk.train import TaskModel
+
+
+class ClassificationModel(TaskModel):
+    """Frontend -> `UtteranceHead`; cross-entropy over ``labels`` (the class names).
+
+    Logged: ``train/acc``; validation: ``loss`` (per utterance), ``acc``, and with
+    ``intent`` also ``scenario_acc`` / ``action_acc`` (see `split_intent`).
+    """
+
+    def __init__(self, frontend: Frontend, labels: list[str], cfg):
+        super().__init__()
+        self.frontend = frontend
+        self.labels = list(labels)
+        self.intent = cfg.intent
+        self.head = UtteranceHead(frontend.output_size, len(labels), cfg.proj_dim, cfg.pooling, cfg.dropout)
+        if self.intent:
+            parts = [split_intent(label) for label in self.labels]
+            for name, k in (("scenario_of", 0), ("action_of", 1)):
+                names = sorted({p[k] for p in parts})
+                ids = torch.tensor([names.index(p[k]) for p in parts], dtype=torch.long)
+                self.register_buffer(name, ids, persistent=False)
+
+    def logits(self, batch: dict) -> torch.Tensor:
+        feats, lens = self.frontend(batch)
+        return self.head(feats, lens)
+
+    def forward(self, batch: dict):
+        logits = self.logits(batch)
+        labels = batch["labels"]
+        loss = F.cross_entropy(logits.float(), labels)
+        return loss, {"acc": (logits.argmax(-1) == labels).float().mean()}
+
+    def validation_step(self, batch: dict) -> dict:
+        logits = self.logits(batch)
+        labels = batch["labels"]
+        pred = logits.argmax(-1)
+        out = {"loss_sum": F.cross_entropy(logits.float(), labels, reduction="sum"),
+               "correct": (pred == labels).sum(), "count": len(labels)}
+        if self.intent:
+            out["scenario_correct"] = (self.scenario_of[pred] == self.scenario_of[labels]).sum()
+            out["action_correct"] = (self.action_of[pred] == self.action_of[labels]).sum()
+        return out
+
+    def validation_metrics(self, totals: dict) -> dict:
+        n = totals["count"]
+        out = {"loss": totals["loss_sum"] / n, "acc": totals["correct"] / n}
+        if self.intent:
+            out["scenario_acc"] = totals["scenario_correct"] / n
+            out["action_acc"] = totals["action_correct"] / n
+        return out
+
+    @torch.no_grad()
+    def predict(self, batch: dict, **_) -> list[str]:
+        return [self.labels[i] for i in self.logits(batch).argmax(-1).tolist()]

@@ -1,0 +1,109 @@
+"""Configuration schemas of the downstream tasks (strict YAML, see `ssltk.train.config`).
+
+A task config has the trainer's section plus ``frontend``, ``data`` and the
+task's own section (``cls`` or ``asr``)::
+
+    trainer: {max_epochs: 20, optim: {lr: 1.0e-4}, best_metric: valid/acc, best_mode: max}
+    frontend: {upstream: hubert_base, featurizer: weighted_sum}
+    data: {batch_seconds: 200, max_batch: 32}
+    cls: {label_table: utt2intent, intent: true}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ssltk.train.config import FieldError, TrainerConfig
+
+
+def _require(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise FieldError(key, message)
+
+
+@dataclass
+class FrontendConfig:
+    """Upstream and featurizer (ignored with precomputed features: the dump decides)."""
+
+    upstream: str = "fbank"  # registry name or checkpoint path (--upstream overrides)
+    finetune_upstream: bool = False  # train the upstream too (default: frozen, eval mode)
+    featurizer: Literal["weighted_sum", "layer", "subset"] = "weighted_sum"
+    layer: int = -1  # featurizer: layer (0 = transformer input, -1 = last)
+    layers: list[int] | None = None  # featurizer: subset
+    layer_norm: bool = False  # normalise each hidden state over features first
+
+    def __post_init__(self) -> None:
+        _require(self.featurizer != "subset" or bool(self.layers), "layers",
+                 "featurizer 'subset' needs a non-empty list of layers")
+
+
+@dataclass
+class DataConfig:
+    """Batching: length-sorted batches bounded by padded seconds (batch size x longest)."""
+
+    batch_seconds: float = 100.0  # training batches
+    max_batch: int = 32  # utterances per batch at most
+    valid_batch_seconds: float | None = None  # validation / inference (default: batch_seconds)
+
+    def __post_init__(self) -> None:
+        _require(self.batch_seconds > 0, "batch_seconds", f"must be > 0, got {self.batch_seconds}")
+        _require(self.max_batch >= 1, "max_batch", f"must be >= 1, got {self.max_batch}")
+        _require(self.valid_batch_seconds is None or self.valid_batch_seconds > 0,
+                 "valid_batch_seconds", f"must be > 0 or null, got {self.valid_batch_seconds}")
+
+
+@dataclass
+class ClsConfig:
+    """Utterance classification: projector -> pooling over valid frames -> linear."""
+
+    label_table: str = "utt2category"  # data-dir table: utt2category, utt2spk, utt2intent, ...
+    proj_dim: int = 256  # projector before pooling (0: none)
+    pooling: Literal["mean", "attentive"] = "mean"
+    dropout: float = 0.0  # before the output layer
+    intent: bool = False  # labels are scenario_action intents: also scenario/action accuracy
+
+    def __post_init__(self) -> None:
+        _require(self.proj_dim >= 0, "proj_dim", f"must be >= 0, got {self.proj_dim}")
+        _require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class AsrConfig:
+    """CTC recognition: projector -> BLSTM (or nothing: a linear head) -> linear over tokens."""
+
+    tokens: str | None = None  # token directory from ssltk.bin.tokens (--tokens overrides)
+    head: Literal["blstm", "linear"] = "blstm"
+    proj_dim: int = 1024  # projector (0: none)
+    hidden_size: int = 1024  # BLSTM units per direction
+    num_layers: int = 2  # BLSTM layers
+    dropout: float = 0.2  # after each BLSTM layer
+    allow_unk: bool = False  # map units missing from tokens.txt to <unk>; false: an error
+    beam_size: int = 1  # decoding default of ssltk.bin.infer (1: greedy)
+
+    def __post_init__(self) -> None:
+        for key in ("proj_dim",):
+            _require(getattr(self, key) >= 0, key, f"must be >= 0, got {getattr(self, key)}")
+        for key in ("hidden_size", "num_layers", "beam_size"):
+            _require(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
+        _require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class ClsTaskConfig:
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    cls: ClsConfig = field(default_factory=ClsConfig)
+
+
+@dataclass
+class AsrTaskConfig:
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
+
+
+# ``cs`` (code-switching ASR) is CTC ASR with a bilingual token list: the asr schema.
+SCHEMAS = {"cls": ClsTaskConfig, "asr": AsrTaskConfig, "cs": AsrTaskConfig}

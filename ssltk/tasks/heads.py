@@ -1,0 +1,95 @@
+"""SUPERB-style heads on ``[B, T, D]`` features with valid lengths ``[B]``.
+
+Padded frames never change a valid output: pooling is masked and the BLSTM
+runs on packed sequences, so batched and one-by-one results agree.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def length_mask(lens: torch.Tensor, max_len: int) -> torch.Tensor:
+    """``[B, max_len]``, True on valid frames."""
+    return torch.arange(max_len, device=lens.device)[None, :] < lens[:, None]
+
+
+def _projector(input_dim: int, proj_dim: int) -> tuple[nn.Module, int]:
+    if proj_dim:
+        return nn.Linear(input_dim, proj_dim), proj_dim
+    return nn.Identity(), input_dim
+
+
+class MeanPooling(nn.Module):
+    """Mean over valid frames (a zero vector for an utterance with none)."""
+
+    def forward(self, x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        mask = length_mask(lens, x.shape[1]).to(x.dtype)[..., None]
+        return (x * mask).sum(1) / lens.clamp(min=1).to(x.dtype)[:, None]
+
+
+class AttentivePooling(nn.Module):
+    """Self-attentive pooling: weights ``softmax_t(v . tanh(W x_t))`` over valid frames."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        self.score = nn.Linear(dim, 1, bias=False)
+
+    def forward(self, x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        scores = self.score(torch.tanh(self.proj(x))).squeeze(-1)
+        mask = length_mask(lens, x.shape[1])
+        scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=1).nan_to_num(0.0)  # all-padding rows: zeros
+        return torch.einsum("bt,btd->bd", weights, x)
+
+
+class UtteranceHead(nn.Module):
+    """Projector -> pooling -> linear: one logit vector per utterance (SUPERB's UtteranceLevel)."""
+
+    def __init__(self, input_dim: int, num_classes: int, proj_dim: int = 256,
+                 pooling: str = "mean", dropout: float = 0.0):
+        super().__init__()
+        self.projector, dim = _projector(input_dim, proj_dim)
+        self.pooling = AttentivePooling(dim) if pooling == "attentive" else MeanPooling()
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(dim, num_classes)
+
+    def forward(self, feats: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        pooled = self.pooling(self.projector(feats), lens)
+        return self.output(self.dropout(pooled))
+
+
+class CTCHead(nn.Module):
+    """Projector -> BLSTM layers (``kind="blstm"``) or nothing (``"linear"``) -> linear.
+
+    Returns frame logits ``[B, T, vocab_size]``; frame counts are unchanged.
+    SUPERB's ASR head: projector 1024, 2 BLSTM layers of 1024 units per
+    direction, dropout 0.2; its phone-recognition head: projector 256, linear.
+    """
+
+    def __init__(self, input_dim: int, vocab_size: int, kind: str = "blstm", proj_dim: int = 1024,
+                 hidden_size: int = 1024, num_layers: int = 2, dropout: float = 0.2):
+        super().__init__()
+        self.projector, dim = _projector(input_dim, proj_dim)
+        self.rnn = None
+        if kind == "blstm":
+            self.rnn = nn.LSTM(dim, hidden_size, num_layers=num_layers, bidirectional=True,
+                               batch_first=True, dropout=dropout if num_layers > 1 else 0.0)
+            self.dropout = nn.Dropout(dropout)
+            dim = 2 * hidden_size
+        elif kind != "linear":
+            raise ValueError(f"unknown CTC head {kind!r}")
+        self.output = nn.Linear(dim, vocab_size)
+
+    def forward(self, feats: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        x = self.projector(feats)
+        if self.rnn is not None:
+            total = x.shape[1]
+            packed = pack_padded_sequence(x, lens.clamp(min=1).cpu(), batch_first=True,
+                                          enforce_sorted=False)
+            x, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=total)
+            x = self.dropout(x)
+        return self.output(x)
