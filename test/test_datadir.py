@@ -320,3 +320,13 @@ def test_split_scp_wrapper_by_speaker(tmp_path):
         ["a-0", "a-1"], ["b-0", "b-1"], ["c-0", "c-1"]]
     res = run_util("split_scp.sh", ddir / "wav.scp", *[tmp_path / f"x{i}" for i in range(7)])
     assert res.returncode == 1 and "cannot split 6 lines into 7 parts" in res.stderr
+
+
+def test_clear_data_dir_removes_stale_tables(tmp_path):
+    from ssltk.data.datadir import clear_data_dir
+
+    ddir = make_data_dir(tmp_path)
+    (ddir / ".backup").mkdir()
+    assert clear_data_dir(ddir) == ddir
+    assert list(ddir.iterdir()) == []
+    assert clear_data_dir(tmp_path / "new" / "train").is_dir()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from ssltk.data.datadir import utt2spk_to_spk2utt, write_table, write_text_atomic
+from ssltk.data.datadir import clear_data_dir, utt2spk_to_spk2utt, write_table, write_text_atomic
 from ssltk.data.validate import validate_data_dir
 from ssltk.errors import UserError
 
@@ -97,7 +97,7 @@ def prepare(fsdd_dir: str | Path, out_dir: str | Path,
             by_split[split].append(rec)
     stats = {}
     for split, recs in by_split.items():
-        ddir = out / split
+        ddir = clear_data_dir(out / split)
         utt2spk = {r.utt: r.speaker for r in recs}
         write_table(ddir / "wav.scp", {r.utt: str(r.path) for r in recs})
         write_table(ddir / "text", {r.utt: DIGIT_WORDS[r.digit] for r in recs})

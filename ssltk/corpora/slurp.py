@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ssltk.data.datadir import utt2spk_to_spk2utt, write_table, write_text_atomic
+from ssltk.data.datadir import clear_data_dir, utt2spk_to_spk2utt, write_table, write_text_atomic
 from ssltk.data.validate import validate_data_dir
 from ssltk.errors import UserError
 
@@ -160,7 +160,7 @@ def prepare(slurp_root: str | Path, out_dir: str | Path, mic: str = "all") -> di
         if not utts:
             raise UserError(f"{root}/dataset/slurp/{split}.jsonl: no recordings "
                             f"(microphone selection '{mic}')")
-        ddir = Path(out_dir) / name
+        ddir = clear_data_dir(Path(out_dir) / name)
         write_table(ddir / "wav.scp", {u.utt: str(u.path) for u in utts})
         write_table(ddir / "text", {u.utt: u.text for u in utts})
         write_table(ddir / "text.annot", {u.utt: u.annotation for u in utts})

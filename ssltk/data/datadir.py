@@ -15,6 +15,7 @@ entry a line, ``<id> <value>``, sorted by id in byte order (``LC_ALL=C sort``):
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,20 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def clear_data_dir(path: str | os.PathLike) -> Path:
+    """Empty (or create) a data directory that a data preparation is about to write,
+    so that no table of an earlier preparation (utt2dur, feats.scp...) outlives it."""
+    path = Path(path)
+    if path.is_dir():
+        for p in path.iterdir():
+            if p.is_file() or p.is_symlink():
+                p.unlink()
+            else:
+                shutil.rmtree(p)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def utt2spk_to_spk2utt(utt2spk: dict[str, str]) -> dict[str, str]:

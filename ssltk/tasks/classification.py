@@ -23,7 +23,8 @@ class ClassificationModel(TaskModel):
         self.frontend = frontend
         self.labels = list(labels)
         self.intent = cfg.intent
-        self.head = UtteranceHead(frontend.output_size, len(labels), cfg.proj_dim, cfg.pooling, cfg.dropout)
+        self.head = UtteranceHead(frontend.output_size, len(labels), cfg.proj_dim, cfg.pooling,
+                                  cfg.dropout, cfg.encoder_layers, cfg.encoder_size)
         if self.intent:
             parts = [split_intent(label) for label in self.labels]
             for name, k in (("scenario_of", 0), ("action_of", 1)):

@@ -60,12 +60,15 @@ class ClsConfig:
     label_table: str = "utt2category"  # data-dir table: utt2category, utt2spk, utt2intent, ...
     proj_dim: int = 256  # projector before pooling (0: none)
     pooling: Literal["mean", "attentive"] = "mean"
-    dropout: float = 0.0  # before the output layer
+    dropout: float = 0.0  # before the output layer (and after the encoder)
     intent: bool = False  # labels are scenario_action intents: also scenario/action accuracy
+    encoder_layers: int = 0  # BLSTM layers between projector and pooling (0: none, as SUPERB)
+    encoder_size: int = 256  # BLSTM units per direction
 
     def __post_init__(self) -> None:
         _require(self.proj_dim >= 0, "proj_dim", f"must be >= 0, got {self.proj_dim}")
         _require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+        _require(self.encoder_layers >= 0, "encoder_layers", f"must be >= 0, got {self.encoder_layers}")
 
 
 @dataclass

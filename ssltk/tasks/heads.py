@@ -46,20 +46,45 @@ class AttentivePooling(nn.Module):
         return torch.einsum("bt,btd->bd", weights, x)
 
 
+class BLSTM(nn.Module):
+    """Bidirectional LSTM layers on packed sequences, then dropout: ``[B, T, 2 * hidden]``."""
+
+    def __init__(self, input_dim: int, hidden_size: int, num_layers: int, dropout: float):
+        super().__init__()
+        self.rnn = nn.LSTM(input_dim, hidden_size, num_layers=num_layers, bidirectional=True,
+                           batch_first=True, dropout=dropout if num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.output_size = 2 * hidden_size
+
+    def forward(self, x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        packed = pack_padded_sequence(x, lens.clamp(min=1).cpu(), batch_first=True,
+                                      enforce_sorted=False)
+        y, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=x.shape[1])
+        return self.dropout(y)
+
+
 class UtteranceHead(nn.Module):
-    """Projector -> pooling -> linear: one logit vector per utterance (SUPERB's UtteranceLevel)."""
+    """Projector -> optional BLSTM encoder -> pooling -> linear: one logit vector per
+    utterance (SUPERB's UtteranceLevel has no encoder; a BLSTM lets weak frame features
+    such as FBANK model word order, which intents need)."""
 
     def __init__(self, input_dim: int, num_classes: int, proj_dim: int = 256,
-                 pooling: str = "mean", dropout: float = 0.0):
+                 pooling: str = "mean", dropout: float = 0.0, encoder_layers: int = 0,
+                 encoder_size: int = 256):
         super().__init__()
         self.projector, dim = _projector(input_dim, proj_dim)
+        self.encoder = BLSTM(dim, encoder_size, encoder_layers, dropout) if encoder_layers else None
+        if self.encoder is not None:
+            dim = self.encoder.output_size
         self.pooling = AttentivePooling(dim) if pooling == "attentive" else MeanPooling()
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(dim, num_classes)
 
     def forward(self, feats: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
-        pooled = self.pooling(self.projector(feats), lens)
-        return self.output(self.dropout(pooled))
+        x = self.projector(feats)
+        if self.encoder is not None:
+            x = self.encoder(x, lens)
+        return self.output(self.dropout(self.pooling(x, lens)))
 
 
 class CTCHead(nn.Module):
@@ -76,10 +101,8 @@ class CTCHead(nn.Module):
         self.projector, dim = _projector(input_dim, proj_dim)
         self.rnn = None
         if kind == "blstm":
-            self.rnn = nn.LSTM(dim, hidden_size, num_layers=num_layers, bidirectional=True,
-                               batch_first=True, dropout=dropout if num_layers > 1 else 0.0)
-            self.dropout = nn.Dropout(dropout)
-            dim = 2 * hidden_size
+            self.rnn = BLSTM(dim, hidden_size, num_layers, dropout)
+            dim = self.rnn.output_size
         elif kind != "linear":
             raise ValueError(f"unknown CTC head {kind!r}")
         self.output = nn.Linear(dim, vocab_size)
@@ -87,9 +110,5 @@ class CTCHead(nn.Module):
     def forward(self, feats: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
         x = self.projector(feats)
         if self.rnn is not None:
-            total = x.shape[1]
-            packed = pack_padded_sequence(x, lens.clamp(min=1).cpu(), batch_first=True,
-                                          enforce_sorted=False)
-            x, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=total)
-            x = self.dropout(x)
+            x = self.rnn(x, lens)
         return self.output(x)

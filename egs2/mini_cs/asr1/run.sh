@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Setswana-English code-switching CTC ASR on the synthetic corpus (or any data
+# dirs with word-level language tags, via local/data.sh --src): mixed error
+# rate and per-language error rates, FBANK and an SSL upstream.
+set -euo pipefail
+
+upstreams="fbank hubert_base"     # hubert_base without a path: random init (architecture only)
+train_config=conf/train.yaml
+num_utts=1000
+stage=1
+stop_stage=100
+. utils/parse_options.sh
+
+first=true
+for upstream in ${upstreams}; do
+    start=$(${first} && echo "${stage}" || echo $((stage > 5 ? stage : 5)))
+    ./asr.sh --task cs --stage "${start}" --stop_stage "${stop_stage}" \
+        --train_set train --valid_set dev --test_sets test \
+        --upstream "${upstream}" --featurizer weighted_sum --train_config "${train_config}" \
+        --token_type char --local_data_opts "--num_utts ${num_utts}"
+    first=false
+done

@@ -1,0 +1,87 @@
+"""Collect scored experiments into a recipe's RESULTS.md.
+
+    python -m ssltk.bin.results_table --expdir exp --out RESULTS.md
+
+Reads ``EXPDIR/<exp>/decode_<set>/result.json`` (written by ``ssltk.bin.score``)
+and ``EXPDIR/<exp>/config.yaml`` (written by the trainer), and writes one
+table per test set: a row per experiment with its upstream, featurizer and
+metrics.  Registry upstreams other than fbank/mfcc are randomly initialised
+architectures, and the table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from ssltk.data.datadir import write_text_atomic
+from ssltk.errors import UserError, cli_main
+
+BASELINES = ("fbank", "mfcc")
+
+
+def describe_upstream(upstream: str) -> str:
+    if upstream in BASELINES or Path(upstream).exists():
+        return upstream
+    from ssltk.hub import list_upstreams
+
+    return f"{upstream} (random init)" if upstream in list_upstreams() else upstream
+
+
+def collect(expdir: Path) -> dict[str, list[dict]]:
+    """``{test set: [row, ...]}`` for every scored decode directory."""
+    tables: dict[str, list[dict]] = {}
+    for result in sorted(expdir.glob("*/decode_*/result.json")):
+        exp = result.parent.parent
+        numbers = json.loads(result.read_text())
+        config = yaml.safe_load((exp / "config.yaml").read_text()) if (exp / "config.yaml").is_file() else {}
+        frontend = config.get("frontend", {}) if isinstance(config, dict) else {}
+        featurizer = frontend.get("featurizer", "?")
+        if featurizer == "layer":
+            featurizer = f"layer {frontend.get('layer')}"
+        row = {"experiment": exp.name, "upstream": describe_upstream(str(frontend.get("upstream", "?"))),
+               "featurizer": featurizer, **numbers["metrics"]}
+        tables.setdefault(result.parent.name[len("decode_"):], []).append(row)
+    return tables
+
+
+def render(tables: dict[str, list[dict]]) -> str:
+    lines = ["# Results", "", "Written by `python -m ssltk.bin.results_table` from the scored "
+             "experiments under exp/ (reports: `exp/<experiment>/decode_<set>/result.txt`).", ""]
+    for test_set, rows in tables.items():
+        metrics = [k for k in rows[0] if k not in ("experiment", "upstream", "featurizer")]
+        lines += [f"## {test_set}", "",
+                  "| experiment | upstream | featurizer | " + " | ".join(metrics) + " |",
+                  "|---|---|---|" + "---:|" * len(metrics)]
+        for row in rows:
+            values = [_fmt(row.get(m)) for m in metrics]
+            lines.append(f"| {row['experiment']} | {row['upstream']} | {row['featurizer']} | "
+                         + " | ".join(values) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value if value is not None else "-")
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="results_table", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--expdir", required=True, help="directory holding the experiments")
+    p.add_argument("--out", required=True, help="markdown file to write (RESULTS.md)")
+    args = p.parse_args(argv)
+    tables = collect(Path(args.expdir))
+    if not tables:
+        raise UserError(f"{args.expdir}: no scored experiments (*/decode_*/result.json)")
+    write_text_atomic(args.out, render(tables))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
