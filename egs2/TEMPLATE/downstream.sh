@@ -144,7 +144,8 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     # shellcheck disable=SC2086
     ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" \
         "${launcher[@]}" "${train_opts[@]}" --train "$(set_dir "${train_set}")" \
-        --valid "$(set_dir "${valid_set}")" --exp "${exp}" ${train_args}
+        --valid "$(set_dir "${valid_set}")" --exp "${exp}" ${train_args} \
+        || { tail -n 5 "${exp}/log/train.log" >&2; die "training failed (${exp}/log/train.log)"; }
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
@@ -154,7 +155,8 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
         # shellcheck disable=SC2086
         ${decode_cmd} "${exp}/decode_${dset}/decode.log" \
             python -m ssltk.bin.infer --exp "${exp}" --data "$(set_dir "${dset}")" \
-            --out "${exp}/decode_${dset}" ${inference_args}
+            --out "${exp}/decode_${dset}" ${inference_args} \
+            || { tail -n 5 "${exp}/decode_${dset}/decode.log" >&2; die "decoding ${dset} failed"; }
     done
 fi
 

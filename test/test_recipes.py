@@ -1,0 +1,89 @@
+"""Recipes end to end on CPU with tiny settings, in a copy of the repository layout."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FSDD = Path(os.environ.get("FSDD", ROOT.parent / "shared" / "data" / "fsdd"))
+
+TINY_CLS = """\
+trainer: {seed: 0, max_epochs: 2, optim: {name: adam, lr: 2.0e-3}, best_metric: valid/acc, best_mode: max}
+frontend: {upstream: fbank, featurizer: weighted_sum}
+data: {batch_seconds: 60, max_batch: 32}
+cls: {label_table: utt2category, proj_dim: 16, pooling: mean}
+"""
+
+
+def recipe_copy(tmp_path: Path, recipe: str) -> Path:
+    """egs2/<recipe> with its links resolved against a tree whose utils/ and tools/
+    are the real ones, so that outputs land in tmp_path."""
+    shutil.copytree(ROOT / "egs2" / "TEMPLATE", tmp_path / "egs2" / "TEMPLATE", symlinks=True)
+    shutil.copytree(ROOT / "egs2" / recipe, tmp_path / "egs2" / recipe, symlinks=True,
+                    ignore=shutil.ignore_patterns("data", "exp", "dump", "downloads", "RESULTS.md"))
+    (tmp_path / "utils").symlink_to(ROOT / "utils")
+    (tmp_path / "tools").symlink_to(ROOT / "tools")
+    return tmp_path / "egs2" / recipe
+
+
+def run(cmd: str, cwd: Path, **env) -> subprocess.CompletedProcess:
+    res = subprocess.run(["bash", "-c", cmd], cwd=cwd, capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1", **env})
+    assert res.returncode == 0, f"{cmd} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+    return res
+
+
+def test_slurp_ic1_runs_end_to_end_and_resumes(tmp_path):
+    recipe = recipe_copy(tmp_path, "slurp/ic1")
+    (recipe / "conf" / "tiny.yaml").write_text(TINY_CLS.replace("utt2category", "utt2intent"))
+    cmd = './run.sh --upstreams "fbank hubert_debug" --num_utts 600 --train_config conf/tiny.yaml'
+    run(cmd, recipe, SLURP="")
+    results = (recipe / "RESULTS.md").read_text()
+    assert "| cls_fbank_weighted_sum | fbank | weighted_sum |" in results
+    assert "hubert_debug (random init)" in results
+    assert "scenario_acc" in results and "action_acc" in results
+    assert len(list((recipe / "data" / "test").glob("utt2intent"))) == 1
+    checkpoint = recipe / "exp" / "cls_fbank_weighted_sum" / "checkpoint.pt"
+    stamp = checkpoint.stat().st_mtime_ns
+    rerun = run(f"{cmd} --stage 5 --stop_stage 5", recipe, SLURP="")
+    assert checkpoint.stat().st_mtime_ns == stamp  # finished: nothing retrained
+    assert "Stage 5" in rerun.stderr
+
+
+@pytest.mark.skipif(not (FSDD / "recordings").is_dir(), reason=f"FSDD corpus not at {FSDD}")
+def test_fsdd_cls1_digits_end_to_end(tmp_path):
+    recipe = recipe_copy(tmp_path, "fsdd/cls1")
+    (recipe / "conf" / "tiny.yaml").write_text(TINY_CLS)
+    run("./run.sh --upstreams fbank --tasks digit --train_config conf/tiny.yaml", recipe,
+        FSDD=str(FSDD))
+    results = (recipe / "RESULTS.md").read_text()
+    assert "| digit_fbank | fbank | weighted_sum |" in results
+    assert (recipe / "exp" / "digit_fbank" / "decode_test" / "predictions").read_text().count("\n") == 300
+
+
+def test_missing_corpus_is_named(tmp_path):
+    recipe = recipe_copy(tmp_path, "fsdd/cls1")
+    (recipe / "conf" / "tiny.yaml").write_text(TINY_CLS)
+    res = subprocess.run(["bash", "-c", "./run.sh --upstreams fbank --tasks digit "
+                          "--train_config conf/tiny.yaml"], cwd=recipe, capture_output=True,
+                         text=True, env={**os.environ, "FSDD": str(tmp_path / "no_fsdd")})
+    assert res.returncode != 0
+    assert f"{tmp_path / 'no_fsdd'}: FSDD directory not found" in res.stderr
+
+
+def test_mini_cs_asr1_scores_each_language(tmp_path):
+    recipe = recipe_copy(tmp_path, "mini_cs/asr1")
+    (recipe / "conf" / "tiny.yaml").write_text(
+        "trainer: {seed: 0, max_epochs: 1, optim: {name: adam, lr: 2.0e-3}}\n"
+        "frontend: {upstream: fbank, featurizer: weighted_sum}\n"
+        "data: {batch_seconds: 80, max_batch: 32}\n"
+        "asr: {head: blstm, proj_dim: 16, hidden_size: 16, num_layers: 1, dropout: 0.0}\n")
+    run("./run.sh --upstreams fbank --num_utts 150 --train_config conf/tiny.yaml", recipe)
+    results = (recipe / "RESULTS.md").read_text()
+    header = next(line for line in results.splitlines() if line.startswith("| experiment"))
+    for metric in ("mer", "wer_en", "wer_tn"):
+        assert f" {metric} " in header
+    assert (recipe / "dump" / "tokens" / "char" / "tokens.txt").read_text().startswith("<blank>")
