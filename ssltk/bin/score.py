@@ -21,10 +21,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ssltk.data.datadir import read_table, write_text_atomic
+from ssltk.data.datadir import read_table, write_json, write_text_atomic
 from ssltk.errors import UserError, cli_main
 from ssltk.metrics.edit_distance import UNITS, check_same_utts
-from ssltk.metrics.report import write_json
 from ssltk.metrics.scoring import score_asr, score_classification, score_codeswitch
 
 

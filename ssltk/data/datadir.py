@@ -14,13 +14,19 @@ entry a line, ``<id> <value>``, sorted by id in byte order (``LC_ALL=C sort``):
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ssltk.errors import UserError
+
+if TYPE_CHECKING:
+    from ssltk.data.audio import AudioSpec
 
 # Tables keyed by utterance id that fix/combine/subset carry along.  Any other
 # file named ``utt2*`` or ``text*`` is treated the same way.
@@ -120,6 +126,21 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         raise
 
 
+def write_json(path: str | os.PathLike, data: dict) -> None:
+    """Write ``data`` as indented JSON atomically; non-finite floats become null."""
+    write_text_atomic(path, json.dumps(_finite(data), indent=2, ensure_ascii=False) + "\n")
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def clear_data_dir(path: str | os.PathLike) -> Path:
     """Empty (or create) a data directory that a data preparation is about to write,
     so that no table of an earlier preparation (utt2dur, feats.scp...) outlives it."""
@@ -179,7 +200,7 @@ class DataDir:
         """Utterance ids: from ``segments`` when present, else ``wav.scp``."""
         return list(self.table("segments" if self.has("segments") else "wav.scp"))
 
-    def audio_specs(self) -> dict[str, "AudioSpec"]:
+    def audio_specs(self) -> dict[str, AudioSpec]:
         """``{utt: AudioSpec}`` resolving ``segments`` against ``wav.scp``."""
         from ssltk.data.audio import AudioSpec
 

@@ -13,11 +13,8 @@ followed by each utterance's alignment in sclite's ``pra`` style::
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
-from ssltk.data.datadir import write_text_atomic
 from ssltk.metrics.edit_distance import CORRECT, Alignment, ErrorCounts
 
 COLUMNS = ("Snt", "Wrd", "Corr", "Sub", "Del", "Ins", "Err", "S.Err")
@@ -52,17 +49,3 @@ def format_alignment(utt: str, alignment: Alignment) -> str:
             f"REF:  {' '.join(ref).rstrip()}\nHYP:  {' '.join(hyp).rstrip()}\n"
             f"Eval: {' '.join(ev).rstrip()}\n")
 
-
-def write_json(path: str | Path, data: dict) -> None:
-    write_text_atomic(path, json.dumps(_finite(data), indent=2, ensure_ascii=False) + "\n")
-
-
-def _finite(value):
-    """JSON has no infinity: write it as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value

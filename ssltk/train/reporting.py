@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,9 +98,3 @@ def epoch_line(summary: dict, max_epochs: int, improved: bool) -> str:
     parts.append(" ".join(f"{k}={fmt(v)}" for k, v in summary.items() if k.startswith("lr")))
     return " | ".join(parts) + (" [best]" if improved else "")
 
-
-def write_json(path: Path, data: dict) -> None:
-    """Write ``data`` as JSON through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

@@ -31,8 +31,8 @@ from ssltk.train.checkpoint import (average_state_dicts, load_checkpoint, rng_st
                                     seed_everything, set_rng_state)
 from ssltk.train.config import TrainerConfig, config_to_dict, save_config
 from ssltk.train.optim import build_optimizer, lr_factor
-from ssltk.train.reporting import (FILE_ONLY, Meter, attach_handlers, epoch_line, fmt, progress_bar,
-                                   write_json)
+from ssltk.data.datadir import write_json
+from ssltk.train.reporting import FILE_ONLY, Meter, attach_handlers, epoch_line, fmt, progress_bar
 from ssltk.train.task import default_validation_metrics, default_validation_step
 
 
