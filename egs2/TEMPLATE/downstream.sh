@@ -86,11 +86,11 @@ fi
 
 upstream_tag=$(basename "${upstream}" | sed -e 's/\.[^.]*$//')
 feat_tag=${featurizer}
-[ "${featurizer}" = layer ] && feat_tag+=${layer}
+[ "${featurizer}" = layer ] && feat_tag+="${layer}"
 exp_tag=${exp_tag:-${task}_${upstream_tag}_${feat_tag}}
 exp=${expdir}/${exp_tag}
 token_dir=${dumpdir}/tokens/${token_type}
-[ "${token_type}" = bpe ] && token_dir+=${bpe_size}
+[ "${token_type}" = bpe ] && token_dir+="${bpe_size}"
 feats_dir=${dumpdir}/${upstream_tag}_layer${layer}
 train_opts=(--task "${task}" --config "${train_config}" --upstream "${upstream}"
             --override "frontend.featurizer=${featurizer}" "frontend.layer=${layer}")
