@@ -26,6 +26,7 @@ def recipe_copy(tmp_path: Path, recipe: str) -> Path:
                     ignore=shutil.ignore_patterns("data", "exp", "dump", "downloads", "RESULTS.md"))
     (tmp_path / "utils").symlink_to(ROOT / "utils")
     (tmp_path / "tools").symlink_to(ROOT / "tools")
+    (tmp_path / "egs2" / recipe / "conf").mkdir(exist_ok=True)
     return tmp_path / "egs2" / recipe
 
 
