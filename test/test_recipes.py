@@ -43,11 +43,11 @@ def test_slurp_ic1_runs_end_to_end_and_resumes(tmp_path):
     cmd = './run.sh --upstreams "fbank hubert_debug" --num_utts 600 --train_config conf/tiny.yaml'
     run(cmd, recipe, SLURP="")
     results = (recipe / "RESULTS.md").read_text()
-    assert "| cls_fbank_weighted_sum | fbank | weighted_sum |" in results
+    assert "| cls_fbank_weighted_sum_tiny | fbank | weighted_sum |" in results
     assert "hubert_debug (random init)" in results
     assert "scenario_acc" in results and "action_acc" in results
     assert len(list((recipe / "data" / "test").glob("utt2intent"))) == 1
-    checkpoint = recipe / "exp" / "cls_fbank_weighted_sum" / "checkpoint.pt"
+    checkpoint = recipe / "exp" / "cls_fbank_weighted_sum_tiny" / "checkpoint.pt"
     stamp = checkpoint.stat().st_mtime_ns
     rerun = run(f"{cmd} --stage 5 --stop_stage 5", recipe, SLURP="")
     assert checkpoint.stat().st_mtime_ns == stamp  # finished: nothing retrained
@@ -61,8 +61,8 @@ def test_fsdd_cls1_digits_end_to_end(tmp_path):
     run("./run.sh --upstreams fbank --tasks digit --train_config conf/tiny.yaml", recipe,
         FSDD=str(FSDD))
     results = (recipe / "RESULTS.md").read_text()
-    assert "| digit_fbank | fbank | weighted_sum |" in results
-    assert (recipe / "exp" / "digit_fbank" / "decode_test" / "predictions").read_text().count("\n") == 300
+    assert "| digit_fbank_tiny | fbank | weighted_sum |" in results
+    assert (recipe / "exp" / "digit_fbank_tiny" / "decode_test" / "predictions").read_text().count("\n") == 300
 
 
 def test_missing_corpus_is_named(tmp_path):

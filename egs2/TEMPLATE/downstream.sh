@@ -13,7 +13,7 @@ nj=4                    # parallel jobs (feature dumps)
 ngpu=0                  # GPUs for training (0: CPU; >1: DDP through torchrun)
 task=                   # cls | asr | cs (set by cls.sh / asr.sh)
 expdir=exp              # experiments go to ${expdir}/<tag>
-exp_tag=                # default: <task>_<upstream>_<featurizer>
+exp_tag=                # default: <task>_<upstream>_<featurizer>_<config name>
 dumpdir=dump            # feature dumps and token lists
 
 # Data
@@ -87,7 +87,7 @@ fi
 upstream_tag=$(basename "${upstream}" | sed -e 's/\.[^.]*$//')
 feat_tag=${featurizer}
 [ "${featurizer}" = layer ] && feat_tag+="${layer}"
-exp_tag=${exp_tag:-${task}_${upstream_tag}_${feat_tag}}
+exp_tag=${exp_tag:-${task}_${upstream_tag}_${feat_tag}_$(basename "${train_config}" .yaml)}
 exp=${expdir}/${exp_tag}
 token_dir=${dumpdir}/tokens/${token_type}
 [ "${token_type}" = bpe ] && token_dir+="${bpe_size}"

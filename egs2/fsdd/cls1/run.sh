@@ -23,7 +23,7 @@ for upstream in ${upstreams}; do
         ./cls.sh --stage "${start}" --stop_stage "${stop_stage}" \
             --train_set train --valid_set dev --test_sets test \
             --upstream "${upstream}" --featurizer weighted_sum --train_config "${train_config}" \
-            --label_table "${label}" --exp_tag "${t}_$(basename "${upstream}" | sed 's/\.[^.]*$//')"
+            --label_table "${label}" --exp_tag "${t}_$(basename "${upstream}" | sed 's/\.[^.]*$//')_$(basename "${train_config}" .yaml)"
         first=false
     done
 done

@@ -2,14 +2,14 @@
 # SLURP intent classification (intent = scenario_action; scenario and action
 # accuracy too) with FBANK and an SSL upstream (weighted sum of layers).
 # Real SLURP when SLURP is set (db.sh); otherwise the synthetic intent corpus.
-#   ./run.sh                                   full config
+#   ./run.sh --num_utts 3000                   full config (conf/train.yaml was tuned on 3000 utts)
 #   ./run.sh --upstreams "fbank /path/hubert_base_ls960.pt"
 #   ./run.sh --train_config conf/tuning/train_debug.yaml --num_utts 300   (the demo)
 set -euo pipefail
 
 upstreams="fbank hubert_base"          # hubert_base without a path: random init (architecture only)
 train_config=conf/train.yaml
-num_utts=1000                          # synthetic corpus size
+num_utts=1000                          # synthetic corpus size (1000: demo-sized; the full config: 3000)
 stage=1
 stop_stage=100
 . utils/parse_options.sh
