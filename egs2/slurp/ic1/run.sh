@@ -4,7 +4,7 @@
 # Real SLURP when SLURP is set (db.sh); otherwise the synthetic intent corpus.
 #   ./run.sh --num_utts 3000                   full config (conf/train.yaml was tuned on 3000 utts)
 #   ./run.sh --upstreams "fbank /path/hubert_base_ls960.pt"
-#   ./run.sh --train_config conf/tuning/train_debug.yaml --num_utts 300   (the demo)
+#   ./run.sh --train_config conf/tuning/train_debug.yaml --upstreams "fbank hubert_debug"   (make demo)
 set -euo pipefail
 
 upstreams="fbank hubert_base"          # hubert_base without a path: random init (architecture only)
