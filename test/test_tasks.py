@@ -8,15 +8,18 @@ import torch
 
 from ssltk import hub
 from ssltk.bin.extract_feats import main as extract_main
+from ssltk.data.augment import speed_perturb
 from ssltk.data.datadir import DataDir, read_table
+from ssltk.errors import UserError
 from ssltk.tasks.asr import CTCModel
 from ssltk.tasks.classification import ClassificationModel
 from ssltk.tasks.config import AsrConfig, ClsConfig, FrontendConfig
 from ssltk.tasks.ctc_decode import greedy_decode, path_log_likelihood, prefix_beam_search
 from ssltk.tasks.data import collate, encode_texts, make_loader
 from ssltk.tasks.frontend import Frontend, build_frontend
-from ssltk.tasks.heads import CTCHead, UtteranceHead
+from ssltk.tasks.heads import CTCHead, FrameStack, UtteranceHead
 from ssltk.text import build_token_dir
+from ssltk.train.config import FieldError
 from test_tasks_common import letter_corpus, letter_texts
 
 
@@ -88,8 +91,10 @@ def test_language_model_hook():
 @pytest.mark.parametrize("make", [
     lambda: UtteranceHead(8, 3, proj_dim=6, pooling="mean"),
     lambda: UtteranceHead(8, 3, proj_dim=0, pooling="attentive"),
+    lambda: UtteranceHead(8, 3, proj_dim=6, encoder_layers=1, encoder_size=4, stack_frames=2),
     lambda: CTCHead(8, 5, "blstm", proj_dim=6, hidden_size=4, num_layers=2, dropout=0.0),
     lambda: CTCHead(8, 5, "linear", proj_dim=0),
+    lambda: CTCHead(8, 5, "blstm", proj_dim=6, hidden_size=4, num_layers=1, stack_frames=3),
 ])
 def test_heads_ignore_padding(make):
     torch.manual_seed(0)
@@ -99,8 +104,21 @@ def test_heads_ignore_padding(make):
     batched = head(x, lens)
     for i, n in enumerate(lens.tolist()):
         alone = head(x[i:i + 1, :n], lens[i:i + 1])
-        got = batched[i:i + 1, :n] if batched.dim() == 3 else batched[i:i + 1]
+        if isinstance(batched, tuple):  # CTC: frame logits and frame counts
+            (frames, out_lens), (alone, alone_lens) = batched, alone
+            assert out_lens[i] == alone_lens[0] == alone.shape[1]
+            got = frames[i:i + 1, :int(out_lens[i])]
+        else:
+            got = batched[i:i + 1]
         torch.testing.assert_close(got, alone, atol=1e-6, rtol=1e-5)
+
+
+def test_frame_stacking_concatenates_neighbours():
+    x = torch.arange(2 * 5 * 2, dtype=torch.float).reshape(2, 5, 2)
+    y, lens = FrameStack(2)(x, torch.tensor([5, 3]))
+    assert y.shape == (2, 3, 4) and lens.tolist() == [3, 2]
+    assert y[0, 0].tolist() == [0, 1, 2, 3] and y[0, 2].tolist() == [8, 9, 0, 0]
+    assert y[1, 1].tolist() == [14, 15, 0, 0]  # frames past the length are zeroed
 
 
 def test_frozen_upstream_is_not_trained_nor_saved():
@@ -140,6 +158,68 @@ def test_intent_validation_reports_scenario_and_action_accuracy():
     assert metrics["scenario_acc"] == 0.75  # all but alarm_query -> play_radio
     assert metrics["action_acc"] == 0.25  # only set -> set
     assert model.predict(batch) == ["alarm_set", "alarm_query", "play_radio", "play_radio"]
+
+
+def test_speed_perturbation_scales_frequency_and_length():
+    t = torch.arange(16000) / 16000
+    tone = torch.sin(2 * math.pi * 1000 * t)
+    wavs, lens = torch.stack([tone, tone]), torch.tensor([16000, 8000])
+    wavs[1, 8000:] = 0
+    out, new_lens = speed_perturb(wavs, lens, [1.1], torch.Generator().manual_seed(0))
+    assert new_lens.tolist() == [14546, 7273] and out.shape == (2, 14546)
+    peak = torch.fft.rfft(out[0]).abs().argmax().item() * 16000 / 14546
+    assert abs(peak - 1100) < 2  # 1 kHz played 1.1 times faster
+    assert out[1, 7273:].abs().max() == 0  # re-padded with zeros
+    same, same_lens = speed_perturb(wavs, lens, [1.0])
+    assert torch.equal(same, wavs) and torch.equal(same_lens, lens)
+
+
+def test_frontend_speed_perturbs_training_batches_only():
+    frontend = build_frontend(FrontendConfig(upstream="fbank", speed_perturb=[0.8]))
+    batch = {"wavs": torch.randn(1, 16000), "wav_lens": torch.tensor([16000])}
+    assert frontend.eval()(batch)[1].item() == 98  # 25 ms windows, 10 ms shift
+    assert frontend.train()(batch)[1].item() == 123  # 1.25 s of audio
+    with pytest.raises(UserError, match="speed_perturb needs features computed from audio"):
+        build_frontend(FrontendConfig(speed_perturb=[0.9, 1.1]), input_dim=4)
+    with pytest.raises(FieldError, match=r"factors must lie in \[0.5, 2\], got \[3.0\]"):
+        FrontendConfig(speed_perturb=[1.0, 3.0])
+
+
+def test_utterance_mvn_normalises_valid_frames_only():
+    frontend = Frontend(input_dim=3, utterance_mvn=True)
+    feats = torch.randn(2, 7, 3) * 5 + 2
+    lens = torch.tensor([7, 4])
+    out, out_lens = frontend({"feats": feats, "feat_lens": lens})
+    assert torch.equal(out_lens, lens) and out[1, 4:].abs().max() == 0
+    for i, n in enumerate(lens.tolist()):
+        valid = out[i, :n]
+        torch.testing.assert_close(valid.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+        torch.testing.assert_close(valid.var(0, unbiased=False), torch.ones(3), atol=1e-3, rtol=0)
+        alone, _ = frontend({"feats": feats[i:i + 1, :n], "feat_lens": lens[i:i + 1]})
+        torch.testing.assert_close(alone[0], valid)
+
+
+def test_multitask_ctc_trains_both_and_predicts_labels(tmp_path):
+    ddir = letter_corpus(tmp_path / "data", letter_texts(6, 5), seed=5)
+    tokenizer = build_token_dir(ddir / "text", "char", tmp_path / "tokens")
+    texts = encode_texts(DataDir(ddir), "audio", tokenizer, allow_unk=False)
+    cfg = ClsConfig(proj_dim=8, encoder_layers=1, encoder_size=4, ctc_weight=0.5, stack_frames=2)
+    with pytest.raises(ValueError, match="tokenizer"):
+        ClassificationModel(Frontend(input_dim=4), ["a", "b"], cfg)
+    torch.manual_seed(0)
+    model = ClassificationModel(build_frontend(FrontendConfig(upstream="fbank")), ["a", "b"], cfg,
+                                tokenizer)
+    items = [(u, torch.randn(4000 + 800 * i), (i % 2, texts[u])) for i, u in enumerate(texts)]
+    batch = collate(items)
+    assert batch["labels"].tolist() == [0, 1, 0, 1, 0, 1]
+    assert batch["target_lens"].tolist() == [len(t) for t in texts.values()]
+    loss, stats = model(batch)
+    ce = torch.nn.functional.cross_entropy(model.logits(batch), batch["labels"])
+    assert stats["ctc"] > 0
+    torch.testing.assert_close(loss, 0.5 * ce + 0.5 * stats["ctc"])
+    loss.backward()
+    assert model.ctc.weight.grad.abs().sum() > 0 and model.head.output.weight.grad.abs().sum() > 0
+    assert len(model.predict(batch)) == 6
 
 
 # ---------------------------------------------------------------- on the fly == precomputed

@@ -455,3 +455,16 @@ if __name__ == "__main__":  # torchrun --standalone --nproc_per_node 2 test/test
     torch.set_num_threads(1)
     ddp_model, _ = _ddp_run(Path(sys.argv[2]))
     torch.save(weights(ddp_model), Path(sys.argv[2]) / f"rank{os.environ['RANK']}.pt")
+
+
+def test_device_selection_names_the_setting():
+    from ssltk.device import select_device
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert select_device(None).type == select_device("auto").type == expected
+    assert select_device("cpu") == torch.device("cpu")
+    with pytest.raises(UserError, match="trainer.device: unknown device 'tpu9'"):
+        select_device("tpu9", "trainer.device")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="--device is 'cuda:1' but CUDA is not available"):
+            select_device("cuda:1")

@@ -36,8 +36,8 @@ inference_args=         # extra ssltk.bin.infer arguments, e.g. "--beam 10"
 # Task specifics
 label_table=utt2category  # cls: the reference label table
 intent=false            # cls: also scenario and action accuracy (intent = scenario_action)
-text_table=text         # asr/cs: the transcript table (text, text.phn)
-token_type=char         # asr/cs: char | bpe | phone | word
+text_table=text         # asr/cs (cls: for a CTC task): the transcript table (text, text.phn)
+token_type=char         # asr/cs/cls: char | bpe | phone | word
 bpe_size=100            # asr/cs: sentencepiece vocabulary for token_type=bpe
 lang_tags=text.lang     # cs: word-level language tag table
 score_units=word,char   # asr: units to score (word, char, phone)
@@ -47,7 +47,7 @@ Usage: $0 --task cls|asr|cs --train_set <set> --valid_set <set> --test_sets "<se
 Stages:
   1: data preparation (local/data.sh)     5: training (ssltk.bin.train)
   2: data validation                      6: inference (ssltk.bin.infer)
-  3: token list (asr, cs)                 7: scoring and RESULTS.md
+  3: token list (asr, cs; cls: if text)   7: scoring and RESULTS.md
   4: feature dump (--feats_type dump)
 Options (default):
   --stage (${stage}) --stop_stage (${stop_stage}) --nj (${nj}) --ngpu (${ngpu})
@@ -96,8 +96,6 @@ train_opts=(--task "${task}" --config "${train_config}" --upstream "${upstream}"
             --override "frontend.featurizer=${featurizer}" "frontend.layer=${layer}")
 if [ "${task}" = cls ]; then
     train_opts+=(--override "cls.label_table=${label_table}" "cls.intent=${intent}")
-else
-    train_opts+=(--tokens "${token_dir}")
 fi
 
 # Where stage 5-6 read each set: the data dir or its feature dump.
@@ -116,7 +114,9 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     done
 fi
 
-if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ] && [ "${task}" != cls ]; then
+# cls: a token list only where there are transcripts (for a config with cls.ctc_weight > 0)
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ] \
+        && { [ "${task}" != cls ] || [ -f "data/${train_set}/${text_table}" ]; }; then
     log "Stage 3: token list (${token_type}) -> ${token_dir}"
     token_opts=(--text "data/${train_set}/${text_table}" --type "${token_type}" --out "${token_dir}")
     [ "${token_type}" = bpe ] && token_opts+=(--bpe_size "${bpe_size}")
@@ -136,6 +136,9 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     log "Stage 5: training -> ${exp} (log: ${exp}/log/train.log)"
     mkdir -p "${exp}"
     [ "${feats_type}" = dump ] && train_opts+=(--feats)
+    if [ "${task}" != cls ] || [ -f "${token_dir}/tokens.txt" ]; then
+        train_opts+=(--tokens "${token_dir}")
+    fi
     if [ "${ngpu}" -gt 1 ]; then
         launcher=(python -m torch.distributed.run --standalone --nproc_per_node "${ngpu}" -m ssltk.bin.train)
     else

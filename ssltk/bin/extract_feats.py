@@ -30,6 +30,7 @@ from tqdm import tqdm
 from ssltk.data.batching import UtteranceDataset, batch_loader, length_sorted_batches, utt_durations
 from ssltk.data.datadir import DataDir, DataDirError, read_table, write_table, write_text_atomic
 from ssltk.data.ops import split_data_dir
+from ssltk.device import select_device
 from ssltk.errors import UserError, cli_main
 
 
@@ -54,15 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num_workers", type=int, default=0, help="audio-loading processes")
     p.add_argument("--job", type=int, default=None, help=argparse.SUPPRESS)  # internal: one shard
     return p
-
-
-def select_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: CUDA is not available on this machine")
-    return device
 
 
 class FeatureSelector(torch.nn.Module):

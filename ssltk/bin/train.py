@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(overrides frontend.upstream)")
     p.add_argument("--feats", action="store_true",
                    help="read precomputed features (feats.scp) from --train/--valid")
-    p.add_argument("--tokens", default=None, help="asr: token directory (overrides asr.tokens)")
+    p.add_argument("--tokens", default=None, help="token directory (asr; cls with cls.ctc_weight > 0); "
+                   "overrides the config's tokens")
     p.add_argument("--override", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="config overrides, e.g. trainer.max_epochs=3")
     return p

@@ -28,12 +28,12 @@ class CTCModel(TaskModel):
         self.frontend = frontend
         self.tokenizer = tokenizer
         self.head = CTCHead(frontend.output_size, len(tokenizer.token_list), cfg.head, cfg.proj_dim,
-                            cfg.hidden_size, cfg.num_layers, cfg.dropout)
+                            cfg.hidden_size, cfg.num_layers, cfg.dropout, cfg.stack_frames)
 
     def log_probs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """``([B, T, V] log-probabilities in float32, frame counts [B])``."""
-        feats, lens = self.frontend(batch)
-        return self.head(feats, lens).float().log_softmax(-1), lens
+        logits, lens = self.head(*self.frontend(batch))
+        return logits.float().log_softmax(-1), lens
 
     def _loss(self, log_probs, lens, batch, reduction: str) -> torch.Tensor:
         return F.ctc_loss(log_probs.transpose(0, 1), batch["targets"], lens, batch["target_lens"],

@@ -4,27 +4,41 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ssltk.metrics.accuracy import split_intent
 from ssltk.tasks.frontend import Frontend
 from ssltk.tasks.heads import UtteranceHead
+from ssltk.text import Tokenizer
 from ssltk.train import TaskModel
 
 
 class ClassificationModel(TaskModel):
     """Frontend -> `UtteranceHead`; cross-entropy over ``labels`` (the class names).
 
-    Logged: ``train/acc``; validation: ``loss`` (per utterance), ``acc``, and with
-    ``intent`` also ``scenario_acc`` / ``action_acc`` (see `split_intent`).
+    With ``cfg.ctc_weight > 0`` (multi-task), a linear CTC layer on the head's
+    encoder frames also learns the transcript (``tokenizer``; batches then hold
+    ``targets``), and the loss interpolates the two; predictions use the classifier only.
+    Logged: ``train/acc`` (and ``train/ctc``); validation: ``loss`` (per utterance,
+    cross-entropy), ``acc``, and with ``intent`` also ``scenario_acc`` / ``action_acc``
+    (see `split_intent`).
     """
 
-    def __init__(self, frontend: Frontend, labels: list[str], cfg):
+    def __init__(self, frontend: Frontend, labels: list[str], cfg, tokenizer: Tokenizer | None = None):
         super().__init__()
         self.frontend = frontend
         self.labels = list(labels)
         self.intent = cfg.intent
         self.head = UtteranceHead(frontend.output_size, len(labels), cfg.proj_dim, cfg.pooling,
-                                  cfg.dropout, cfg.encoder_layers, cfg.encoder_size)
+                                  cfg.dropout, cfg.encoder_layers, cfg.encoder_size,
+                                  cfg.stack_frames)
+        self.ctc_weight = cfg.ctc_weight
+        self.ctc = None
+        if self.ctc_weight > 0:
+            if tokenizer is None:
+                raise ValueError("cls.ctc_weight > 0 needs a tokenizer")
+            self.blank = tokenizer.token_list.blank_id
+            self.ctc = nn.Linear(self.head.frame_size, len(tokenizer.token_list))
         if self.intent:
             parts = [split_intent(label) for label in self.labels]
             for name, k in (("scenario_of", 0), ("action_of", 1)):
@@ -33,14 +47,21 @@ class ClassificationModel(TaskModel):
                 self.register_buffer(name, ids, persistent=False)
 
     def logits(self, batch: dict) -> torch.Tensor:
-        feats, lens = self.frontend(batch)
-        return self.head(feats, lens)
+        return self.head(*self.frontend(batch))
 
     def forward(self, batch: dict):
-        logits = self.logits(batch)
+        frames, lens = self.head.encode(*self.frontend(batch))
+        logits = self.head.classify(frames, lens)
         labels = batch["labels"]
         loss = F.cross_entropy(logits.float(), labels)
-        return loss, {"acc": (logits.argmax(-1) == labels).float().mean()}
+        stats = {"acc": (logits.argmax(-1) == labels).float().mean()}
+        if self.ctc is not None:
+            log_probs = self.ctc(frames).float().log_softmax(-1).transpose(0, 1)
+            ctc = F.ctc_loss(log_probs, batch["targets"], lens, batch["target_lens"],
+                             blank=self.blank, reduction="mean", zero_infinity=True)
+            stats["ctc"] = ctc.detach()
+            loss = (1 - self.ctc_weight) * loss + self.ctc_weight * ctc
+        return loss, stats
 
     def validation_step(self, batch: dict) -> dict:
         logits = self.logits(batch)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ssltk.data.augment import check_speed_factors
 from ssltk.train.config import FieldError, TrainerConfig
 
 
@@ -32,10 +33,17 @@ class FrontendConfig:
     layer: int = -1  # featurizer: layer (0 = transformer input, -1 = last)
     layers: list[int] | None = None  # featurizer: subset
     layer_norm: bool = False  # normalise each hidden state over features first
+    utterance_mvn: bool = False  # then zero mean, unit variance per dimension over each utterance
+    # Training only: each utterance at a speed drawn from these factors (e.g. [0.9, 1.0, 1.1]):
+    # robustness to unseen voices; needs features computed on the fly.  null: off.
+    speed_perturb: list[float] | None = None
 
     def __post_init__(self) -> None:
         _require(self.featurizer != "subset" or bool(self.layers), "layers",
                  "featurizer 'subset' needs a non-empty list of layers")
+        if self.speed_perturb is not None:
+            problem = check_speed_factors(self.speed_perturb)
+            _require(problem is None, "speed_perturb", str(problem))
 
 
 @dataclass
@@ -64,11 +72,19 @@ class ClsConfig:
     intent: bool = False  # labels are scenario_action intents: also scenario/action accuracy
     encoder_layers: int = 0  # BLSTM layers between projector and pooling (0: none, as SUPERB)
     encoder_size: int = 256  # BLSTM units per direction
+    stack_frames: int = 1  # concatenate k consecutive frames first (k times fewer frames)
+    # Multi-task: loss = (1 - ctc_weight) * cross-entropy + ctc_weight * CTC (per token) of
+    # a linear layer on the encoder's frames predicting the transcript (the token list's
+    # table, e.g. text): phonetic supervision that helps with little data.  0: off.
+    ctc_weight: float = 0.0
+    tokens: str | None = None  # token directory for the CTC task (--tokens overrides)
 
     def __post_init__(self) -> None:
         _require(self.proj_dim >= 0, "proj_dim", f"must be >= 0, got {self.proj_dim}")
         _require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
         _require(self.encoder_layers >= 0, "encoder_layers", f"must be >= 0, got {self.encoder_layers}")
+        _require(self.stack_frames >= 1, "stack_frames", f"must be >= 1, got {self.stack_frames}")
+        _require(0 <= self.ctc_weight < 1, "ctc_weight", f"must be in [0, 1), got {self.ctc_weight}")
 
 
 @dataclass
@@ -83,11 +99,12 @@ class AsrConfig:
     dropout: float = 0.2  # after each BLSTM layer
     allow_unk: bool = False  # map units missing from tokens.txt to <unk>; false: an error
     beam_size: int = 1  # decoding default of ssltk.bin.infer (1: greedy)
+    stack_frames: int = 1  # concatenate k consecutive frames first (k times fewer frames)
 
     def __post_init__(self) -> None:
         for key in ("proj_dim",):
             _require(getattr(self, key) >= 0, key, f"must be >= 0, got {getattr(self, key)}")
-        for key in ("hidden_size", "num_layers", "beam_size"):
+        for key in ("hidden_size", "num_layers", "beam_size", "stack_frames"):
             _require(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
         _require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
 

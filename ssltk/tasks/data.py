@@ -2,7 +2,7 @@
 
 A batch is a dict: ``utts`` (ids), then either ``wavs [B, T]`` + ``wav_lens``
 or ``feats [B, T, D]`` + ``feat_lens``, and the targets when known:
-``labels [B]`` (classification) or ``targets [B, S]`` + ``target_lens``
+``labels [B]`` (classification) and/or ``targets [B, S]`` + ``target_lens``
 (CTC; padded with 0).  Utterances are grouped by length (longest first,
 bounded by padded seconds) and the batch order is reshuffled every epoch by
 `EpochBatchSampler`.
@@ -108,14 +108,17 @@ def collate(items: list[tuple[str, torch.Tensor, Any]]) -> dict:
     targets = [t for _, _, t in items]
     if targets[0] is None:
         return batch
-    if isinstance(targets[0], int):
+    if isinstance(targets[0], tuple):  # a label and a transcript (multi-task)
+        batch["labels"] = torch.tensor([t[0] for t in targets], dtype=torch.long)
+        targets = [t[1] for t in targets]
+    elif isinstance(targets[0], int):
         batch["labels"] = torch.tensor(targets, dtype=torch.long)
-    else:
-        tlens = torch.tensor([len(t) for t in targets], dtype=torch.long)
-        tpad = torch.zeros(len(targets), max(int(tlens.max()), 1), dtype=torch.long)
-        for i, t in enumerate(targets):
-            tpad[i, :len(t)] = torch.tensor(t, dtype=torch.long)
-        batch.update(targets=tpad, target_lens=tlens)
+        return batch
+    tlens = torch.tensor([len(t) for t in targets], dtype=torch.long)
+    tpad = torch.zeros(len(targets), max(int(tlens.max()), 1), dtype=torch.long)
+    for i, t in enumerate(targets):
+        tpad[i, :len(t)] = torch.tensor(t, dtype=torch.long)
+    batch.update(targets=tpad, target_lens=tlens)
     return batch
 
 

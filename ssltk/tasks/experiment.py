@@ -7,7 +7,7 @@ experiment directory holds
 ``task.yaml``                the task, the input (``audio`` or ``feats``), the dump's
                              ``feats_info`` (feats), the class labels (cls), the
                              frozen upstream's fingerprint (audio);
-``tokens/``                  a copy of the token directory (asr);
+``tokens/``                  a copy of the token directory (asr; cls with a CTC task);
 ``featurizer_weights.txt``   the learned layer weights of the best checkpoint, for
                              ``extract_feats --weights`` (weighted_sum / subset).
 
@@ -28,6 +28,7 @@ import yaml
 from tqdm import tqdm
 
 from ssltk.data.datadir import DataDir, sort_key, write_table, write_text_atomic
+from ssltk.device import select_device
 from ssltk.errors import UserError
 from ssltk.tasks.asr import CTCModel
 from ssltk.tasks.classification import ClassificationModel
@@ -96,17 +97,16 @@ def train(task: str, config: str | Path, train_dir: str | Path, valid_dir: str |
         _check_meta(exp, meta, resuming)
         train_targets = encode_labels(train_labels, labels, train_ddir.path / table)
         valid_targets = encode_labels(lookup(valid_ddir, kind, table), labels, valid_ddir.path / table)
+        tokenizer = None
+        if cfg.cls.ctc_weight > 0:  # multi-task: (label, transcript) targets
+            tokenizer = _tokenizer(cfg.cls, tokens, exp, resuming, "cls.ctc_weight > 0")
+            train_targets = _zip_targets(train_targets, encode_texts(train_ddir, kind, tokenizer, False))
+            valid_targets = _zip_targets(valid_targets, encode_texts(valid_ddir, kind, tokenizer, False))
         seed_everything(cfg.trainer.seed)
-        model = ClassificationModel(frontend, labels, cfg.cls)
+        model = ClassificationModel(frontend, labels, cfg.cls, tokenizer)
     else:
-        if tokens is not None:
-            cfg.asr.tokens = str(tokens)
-        if not cfg.asr.tokens:
-            raise UserError("asr needs a token directory: pass --tokens DIR (made by "
-                            "python -m ssltk.bin.tokens) or set asr.tokens in the config")
         _check_meta(exp, meta, resuming)
-        tokenizer = load_token_dir(cfg.asr.tokens)
-        _copy_tokens(Path(cfg.asr.tokens), exp / TOKENS_DIR, resuming)
+        tokenizer = _tokenizer(cfg.asr, tokens, exp, resuming, task)
         train_targets = encode_texts(train_ddir, kind, tokenizer, cfg.asr.allow_unk)
         valid_targets = encode_texts(valid_ddir, kind, tokenizer, cfg.asr.allow_unk)
         seed_everything(cfg.trainer.seed)
@@ -164,6 +164,22 @@ def _check_meta(exp: Path, meta: dict, resuming: bool) -> None:
     if diff:
         raise UserError(f"{exp} holds a run with another {', '.join(diff)} (see {path}); "
                         "use a new --exp, or remove the old one")
+
+
+def _tokenizer(section, tokens: str | Path | None, exp: Path, resuming: bool, who: str):
+    """The token directory of ``section.tokens`` (``tokens`` overrides), copied into ``exp``."""
+    if tokens is not None:
+        section.tokens = str(tokens)
+    if not section.tokens:
+        raise UserError(f"{who} needs a token directory: pass --tokens DIR (made by "
+                        "python -m ssltk.bin.tokens) or set tokens in the config")
+    tokenizer = load_token_dir(section.tokens)
+    _copy_tokens(Path(section.tokens), exp / TOKENS_DIR, resuming)
+    return tokenizer
+
+
+def _zip_targets(labels: dict[str, int], texts: dict[str, list[int]]) -> dict[str, tuple]:
+    return {utt: (label, texts[utt]) for utt, label in labels.items()}
 
 
 def _copy_tokens(src: Path, dst: Path, resuming: bool) -> None:
@@ -259,7 +275,8 @@ def load_experiment(exp_dir: str | Path, data_dir: str | Path, checkpoint: str =
             raise UserError(f"upstream '{cfg.frontend.upstream}' has other weights than the one "
                             f"{exp} was trained with; pass the right one with --upstream")
     if meta["task"] == "cls":
-        model = ClassificationModel(frontend, meta["labels"], cfg.cls)
+        tokenizer = load_token_dir(exp / TOKENS_DIR) if cfg.cls.ctc_weight > 0 else None
+        model = ClassificationModel(frontend, meta["labels"], cfg.cls, tokenizer)
     else:
         model = CTCModel(frontend, load_token_dir(exp / TOKENS_DIR), cfg.asr)
     state = _weights(checkpoint_path(exp, checkpoint))
@@ -280,14 +297,7 @@ def infer(exp_dir: str | Path, data_dir: str | Path, out_dir: str | Path, checkp
           batch_seconds: float | None = None, num_workers: int = 0) -> Path:
     """Decode ``data_dir``: ``out/predictions`` (cls) or ``out/hyp`` + ``out/hyp.token`` (asr)."""
     model, kind, cfg, meta = load_experiment(exp_dir, data_dir, checkpoint, upstream)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise UserError(f"unknown device '{device}'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device '{device}': CUDA is not available")
+    dev = select_device(device)
     model.to(dev)
     ddir = DataDir(data_dir)
     frame_rate = meta.get("feats_info", {}).get("frame_rate")

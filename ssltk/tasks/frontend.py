@@ -10,6 +10,8 @@ has no trainable parameters, and is left out of the model's ``state_dict``:
 checkpoints hold the head and featurizer only, and the upstream is loaded
 again from its name or path (`upstream_fingerprint` guards against a changed
 file).  With ``finetune_upstream`` it trains with the head and is saved.
+With ``speed_perturb`` factors, training batches are speed-perturbed first
+(`ssltk.data.augment.speed_perturb`); evaluation never is.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import hashlib
 import torch
 from torch import nn
 
+from ssltk.data.augment import speed_perturb
 from ssltk.errors import UserError
+from ssltk.upstream.base import valid_mask
 
 UPSTREAM_PREFIX = "upstream."
 
@@ -28,11 +32,17 @@ class Frontend(nn.Module):
     """``forward(batch) -> (feats [B, T, D], lens [B])``; ``output_size`` is D."""
 
     def __init__(self, upstream: nn.Module | None = None, featurizer: nn.Module | None = None,
-                 finetune: bool = False, input_dim: int | None = None):
+                 finetune: bool = False, input_dim: int | None = None,
+                 speed_perturb: list[float] | None = None, utterance_mvn: bool = False):
         super().__init__()
+        self.utterance_mvn = utterance_mvn
         self.upstream = upstream
         self.featurizer = featurizer
         self.finetune = finetune and upstream is not None
+        if speed_perturb and upstream is None:
+            raise UserError("frontend.speed_perturb needs features computed from audio, "
+                            "not precomputed ones")
+        self.speed_perturb = list(speed_perturb or [])
         if upstream is None:
             if input_dim is None:
                 raise ValueError("a precomputed-feature frontend needs input_dim")
@@ -55,12 +65,26 @@ class Frontend(nn.Module):
         if self.upstream is None:
             if "feats" not in batch:
                 raise UserError("this model reads precomputed features, the batch holds audio")
-            return batch["feats"], batch["feat_lens"]
+            return self._normalize(batch["feats"], batch["feat_lens"])
         if "wavs" not in batch:
             raise UserError("this model computes features from audio, the batch holds features")
+        wavs, lens = batch["wavs"], batch["wav_lens"]
+        if self.training and self.speed_perturb:
+            wavs, lens = speed_perturb(wavs, lens, self.speed_perturb)
         with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
-            hidden, lens = self.upstream(batch["wavs"], batch["wav_lens"])
-        return self.featurizer(hidden), lens.to(torch.long)
+            hidden, lens = self.upstream(wavs, lens)
+        return self._normalize(self.featurizer(hidden), lens.to(torch.long))
+
+    def _normalize(self, feats: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Utterance MVN: zero mean, unit variance per dimension over each utterance's valid
+        frames (removes a speaker's or channel's average spectrum); padding stays zero."""
+        if not self.utterance_mvn:
+            return feats, lens
+        mask = valid_mask(lens, feats.shape[1]).to(feats.dtype)[..., None]
+        n = lens.clamp(min=1).to(feats.dtype)[:, None, None]
+        mean = (feats * mask).sum(1, keepdim=True) / n
+        var = ((feats - mean) ** 2 * mask).sum(1, keepdim=True) / n
+        return (feats - mean) * torch.rsqrt(var + 1e-5) * mask, lens
 
 
 def _drop_upstream(module: Frontend, state: dict, prefix: str, local_metadata) -> None:
@@ -77,14 +101,16 @@ def _keep_upstream(module: Frontend, state: dict, prefix: str, local_metadata, s
 def build_frontend(cfg, input_dim: int | None = None) -> Frontend:
     """A `Frontend` from a `FrontendConfig`; ``input_dim`` given: precomputed features."""
     if input_dim is not None:
-        return Frontend(input_dim=input_dim)
+        return Frontend(input_dim=input_dim, speed_perturb=cfg.speed_perturb,
+                        utterance_mvn=cfg.utterance_mvn)
     from ssltk import hub
     from ssltk.featurizer import Featurizer
 
     upstream = hub.load(cfg.upstream)
     featurizer = Featurizer(upstream, mode=cfg.featurizer, layer=cfg.layer, layers=cfg.layers,
                             layer_norm=cfg.layer_norm)
-    return Frontend(upstream, featurizer, finetune=cfg.finetune_upstream)
+    return Frontend(upstream, featurizer, finetune=cfg.finetune_upstream,
+                    speed_perturb=cfg.speed_perturb, utterance_mvn=cfg.utterance_mvn)
 
 
 def frontend_for_dump(info: dict) -> Frontend:

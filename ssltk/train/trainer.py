@@ -25,6 +25,7 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
+from ssltk.device import select_device
 from ssltk.errors import UserError
 from ssltk.train import distributed as D
 from ssltk.train.checkpoint import (average_state_dicts, load_checkpoint, rng_state, save_atomic,
@@ -76,7 +77,7 @@ class Trainer:
             raise UserError(f"trainer.best_metric is '{cfg.best_metric}' but no validation data was "
                             "given; pass validation batches or choose a 'train/' statistic")
 
-        self.device = _select_device(cfg.device)
+        self.device = select_device(cfg.device, "trainer.device")
         self.dist, self._owns_group = D.init_distributed(self.device.type == "cuda")
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
@@ -526,18 +527,6 @@ class Trainer:
 
 
 # ---------------------------------------------------------------- helpers
-
-def _select_device(name: str | None) -> torch.device:
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"trainer.device: unknown device '{name}'") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"trainer.device is '{name}' but CUDA is not available")
-    return device
-
 
 def _check_groups(groups: dict[str, list]) -> None:
     seen: dict[int, str] = {}

@@ -6,7 +6,7 @@ set -euo pipefail
 
 upstreams="fbank hubert_base"     # hubert_base without a path: random init (architecture only)
 train_config=conf/train.yaml
-num_utts=1000
+num_utts=2000                     # synthetic corpus size (conf/train.yaml was tuned on 2000)
 stage=1
 stop_stage=100
 . utils/parse_options.sh

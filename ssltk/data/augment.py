@@ -1,0 +1,45 @@
+"""On-the-fly waveform augmentation for training batches.
+
+`speed_perturb` is Kaldi's / ESPnet's speed perturbation done per utterance
+inside a batch: an utterance played ``f`` times faster is ``1 / f`` as long and
+every frequency (pitch and formants) is ``f`` times higher, which makes a model
+robust to voices (vocal tract lengths) it has not heard.  Random choices come
+from torch's generator, so a seeded, resumed training run repeats them.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Sequence
+
+import torch
+import torchaudio.functional as AF
+
+
+def speed_perturb(wavs: torch.Tensor, lens: torch.Tensor, factors: Sequence[float],
+                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each utterance of ``wavs [B, T]`` (valid lengths ``lens``) at a speed drawn from ``factors``.
+
+    Returns the re-padded batch and the new lengths.  Factor 1 leaves an utterance as it is.
+    """
+    picks = torch.randint(len(factors), (len(lens),), generator=generator).tolist()
+    out = []
+    for wav, n, k in zip(wavs, lens.tolist(), picks):
+        wav, factor = wav[:n], Fraction(factors[k]).limit_denominator(100)
+        if factor != 1:  # f times faster = resampled from f * rate down to rate
+            wav = AF.resample(wav, factor.numerator, factor.denominator)
+        out.append(wav)
+    new_lens = torch.tensor([len(w) for w in out], dtype=lens.dtype, device=lens.device)
+    padded = wavs.new_zeros(len(out), int(new_lens.max()) if len(out) else 0)
+    for i, w in enumerate(out):
+        padded[i, :len(w)] = w
+    return padded, new_lens
+
+
+def check_speed_factors(factors: Sequence[float]) -> str | None:
+    """Why ``factors`` are unusable, or None."""
+    if not factors:
+        return "needs at least one factor"
+    bad = [f for f in factors if not (isinstance(f, (int, float)) and math.isfinite(f) and 0.5 <= f <= 2)]
+    return f"factors must lie in [0.5, 2], got {bad}" if bad else None
