@@ -21,7 +21,7 @@ install_requires = [
 
 extras_require = {
     "test": ["pytest>=8", "transformers>=4.40"],
-    "espnet": ["espnet==202511", "espnet-s3prl"],
+    "espnet": ["espnet==202511", "espnet-s3prl==2026.5.14", "matplotlib>=3.5"],
     "synth": ["espeakng-loader>=0.2"],
 }
 
@@ -36,6 +36,8 @@ setup(
     packages=find_packages(include=["ssltk", "ssltk.*"]),
     install_requires=install_requires,
     extras_require=extras_require,
+    # A `python` stand-in for ESPnet recipes (asr.sh --python): see ssltk.espnet.run.
+    entry_points={"console_scripts": ["ssltk-espnet-python = ssltk.espnet.run:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

@@ -15,12 +15,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ssltk.data.augment import check_speed_factors
-from ssltk.train.config import FieldError, TrainerConfig
+from ssltk.train.config import TrainerConfig, require
 
-
-def _require(ok: bool, key: str, message: str) -> None:
-    if not ok:
-        raise FieldError(key, message)
 
 
 @dataclass
@@ -39,11 +35,11 @@ class FrontendConfig:
     speed_perturb: list[float] | None = None
 
     def __post_init__(self) -> None:
-        _require(self.featurizer != "subset" or bool(self.layers), "layers",
+        require(self.featurizer != "subset" or bool(self.layers), "layers",
                  "featurizer 'subset' needs a non-empty list of layers")
         if self.speed_perturb is not None:
             problem = check_speed_factors(self.speed_perturb)
-            _require(problem is None, "speed_perturb", str(problem))
+            require(problem is None, "speed_perturb", str(problem))
 
 
 @dataclass
@@ -55,9 +51,9 @@ class DataConfig:
     valid_batch_seconds: float | None = None  # validation / inference (default: batch_seconds)
 
     def __post_init__(self) -> None:
-        _require(self.batch_seconds > 0, "batch_seconds", f"must be > 0, got {self.batch_seconds}")
-        _require(self.max_batch >= 1, "max_batch", f"must be >= 1, got {self.max_batch}")
-        _require(self.valid_batch_seconds is None or self.valid_batch_seconds > 0,
+        require(self.batch_seconds > 0, "batch_seconds", f"must be > 0, got {self.batch_seconds}")
+        require(self.max_batch >= 1, "max_batch", f"must be >= 1, got {self.max_batch}")
+        require(self.valid_batch_seconds is None or self.valid_batch_seconds > 0,
                  "valid_batch_seconds", f"must be > 0 or null, got {self.valid_batch_seconds}")
 
 
@@ -80,11 +76,11 @@ class ClsConfig:
     tokens: str | None = None  # token directory for the CTC task (--tokens overrides)
 
     def __post_init__(self) -> None:
-        _require(self.proj_dim >= 0, "proj_dim", f"must be >= 0, got {self.proj_dim}")
-        _require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        _require(self.encoder_layers >= 0, "encoder_layers", f"must be >= 0, got {self.encoder_layers}")
-        _require(self.stack_frames >= 1, "stack_frames", f"must be >= 1, got {self.stack_frames}")
-        _require(0 <= self.ctc_weight < 1, "ctc_weight", f"must be in [0, 1), got {self.ctc_weight}")
+        require(self.proj_dim >= 0, "proj_dim", f"must be >= 0, got {self.proj_dim}")
+        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+        require(self.encoder_layers >= 0, "encoder_layers", f"must be >= 0, got {self.encoder_layers}")
+        require(self.stack_frames >= 1, "stack_frames", f"must be >= 1, got {self.stack_frames}")
+        require(0 <= self.ctc_weight < 1, "ctc_weight", f"must be in [0, 1), got {self.ctc_weight}")
 
 
 @dataclass
@@ -103,10 +99,10 @@ class AsrConfig:
 
     def __post_init__(self) -> None:
         for key in ("proj_dim",):
-            _require(getattr(self, key) >= 0, key, f"must be >= 0, got {getattr(self, key)}")
+            require(getattr(self, key) >= 0, key, f"must be >= 0, got {getattr(self, key)}")
         for key in ("hidden_size", "num_layers", "beam_size", "stack_frames"):
-            _require(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
-        _require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+            require(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
+        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
 
 
 @dataclass

@@ -18,7 +18,6 @@ features differ from the first run's is an error.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Iterable
@@ -39,6 +38,7 @@ from ssltk.tasks.frontend import (Frontend, build_frontend, frontend_for_dump, u
 from ssltk.text import load_token_dir
 from ssltk.train import Trainer, load_config, seed_everything
 from ssltk.train.checkpoint import load_checkpoint
+from ssltk.train.distributed import dist_info
 
 TASK_FILE = "task.yaml"
 TOKENS_DIR = "tokens"
@@ -111,7 +111,7 @@ def train(task: str, config: str | Path, train_dir: str | Path, valid_dir: str |
         valid_targets = encode_texts(valid_ddir, kind, tokenizer, cfg.asr.allow_unk)
         seed_everything(cfg.trainer.seed)
         model = CTCModel(frontend, tokenizer, cfg.asr)
-    if _is_main_process():
+    if dist_info().is_main:
         exp.mkdir(parents=True, exist_ok=True)
         write_text_atomic(exp / TASK_FILE, yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
 
@@ -124,14 +124,10 @@ def train(task: str, config: str | Path, train_dir: str | Path, valid_dir: str |
                                **common)
     trainer = Trainer(model, train_loader, valid_loader, cfg, exp)
     results = trainer.fit()
-    if _is_main_process():
+    if dist_info().is_main:
         _save_featurizer_weights(model, exp, results, trainer.best_path)
     return results
 
-
-def _is_main_process() -> bool:
-    """Rank 0 under torchrun (every rank builds the same model; one writes the files)."""
-    return int(os.environ.get("RANK", 0)) == 0
 
 
 def _training_dump(train_ddir: DataDir, valid_ddir: DataDir, upstream: str | None) -> dict:
@@ -189,7 +185,7 @@ def _copy_tokens(src: Path, dst: Path, resuming: bool) -> None:
             raise UserError(f"{src / 'tokens.txt'} differs from the token list this experiment was "
                             f"trained with ({dst / 'tokens.txt'}); use a new --exp")
         return
-    if _is_main_process() and src.resolve() != dst.resolve():
+    if dist_info().is_main and src.resolve() != dst.resolve():
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(src, dst)
 

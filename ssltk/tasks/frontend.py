@@ -23,9 +23,9 @@ from torch import nn
 
 from ssltk.data.augment import speed_perturb
 from ssltk.errors import UserError
+from ssltk.train.task import freeze_child
 from ssltk.upstream.base import valid_mask
 
-UPSTREAM_PREFIX = "upstream."
 
 
 class Frontend(nn.Module):
@@ -50,10 +50,7 @@ class Frontend(nn.Module):
         else:
             self.output_size = featurizer.output_size
             if not self.finetune:
-                upstream.eval()
-                upstream.requires_grad_(False)
-                self.register_state_dict_post_hook(_drop_upstream)
-                self.register_load_state_dict_pre_hook(_keep_upstream)
+                freeze_child(self, "upstream")
 
     def train(self, mode: bool = True) -> "Frontend":
         super().train(mode)
@@ -85,17 +82,6 @@ class Frontend(nn.Module):
         mean = (feats * mask).sum(1, keepdim=True) / n
         var = ((feats - mean) ** 2 * mask).sum(1, keepdim=True) / n
         return (feats - mean) * torch.rsqrt(var + 1e-5) * mask, lens
-
-
-def _drop_upstream(module: Frontend, state: dict, prefix: str, local_metadata) -> None:
-    for key in [k for k in state if k.startswith(prefix + UPSTREAM_PREFIX)]:
-        del state[key]
-
-
-def _keep_upstream(module: Frontend, state: dict, prefix: str, local_metadata, strict,
-                   missing_keys, unexpected_keys, error_msgs) -> None:
-    for key, value in module.upstream.state_dict().items():
-        state.setdefault(prefix + UPSTREAM_PREFIX + key, value)
 
 
 def build_frontend(cfg, input_dim: int | None = None) -> Frontend:

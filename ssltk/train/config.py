@@ -64,9 +64,9 @@ class OptimConfig:
     momentum: float = 0.0  # sgd
 
     def __post_init__(self) -> None:
-        _require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
-        _require(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
-        _require(all(0 <= b < 1 for b in self.betas), "betas", f"must be in [0, 1), got {self.betas}")
+        require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        require(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
+        require(all(0 <= b < 1 for b in self.betas), "betas", f"must be in [0, 1), got {self.betas}")
 
 
 SCHEDULERS = ("none", "linear_warmup", "warmup_linear_decay", "warmup_cosine", "inverse_sqrt")
@@ -87,9 +87,9 @@ class SchedulerConfig:
     min_lr_ratio: float = 0.0
 
     def __post_init__(self) -> None:
-        _require(self.warmup_steps >= 0, "warmup_steps", f"must be >= 0, got {self.warmup_steps}")
-        _require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", f"must be in [0, 1], got {self.min_lr_ratio}")
-        _require(self.name != "inverse_sqrt" or self.warmup_steps > 0, "warmup_steps",
+        require(self.warmup_steps >= 0, "warmup_steps", f"must be >= 0, got {self.warmup_steps}")
+        require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", f"must be in [0, 1], got {self.min_lr_ratio}")
+        require(self.name != "inverse_sqrt" or self.warmup_steps > 0, "warmup_steps",
                  "inverse_sqrt needs warmup_steps > 0")
 
 
@@ -126,14 +126,14 @@ class TrainerConfig:
         for key in ("max_epochs", "accum_grad", "keep_nbest", "valid_interval", "log_interval",
                     "max_bad_steps"):
             value = getattr(self, key)
-            _require(value >= 1, key, f"must be >= 1, got {value}")
+            require(value >= 1, key, f"must be >= 1, got {value}")
         for key in ("max_steps", "patience"):
             value = getattr(self, key)
-            _require(value is None or value >= 1, key, f"must be >= 1 or null, got {value}")
-        _require(self.grad_clip is None or self.grad_clip >= 0, "grad_clip",
+            require(value is None or value >= 1, key, f"must be >= 1 or null, got {value}")
+        require(self.grad_clip is None or self.grad_clip >= 0, "grad_clip",
                  f"must be >= 0 or null, got {self.grad_clip}")
-        _require(self.num_workers >= 0, "num_workers", f"must be >= 0, got {self.num_workers}")
-        _require(self.best_metric.startswith(("valid/", "train/")), "best_metric",
+        require(self.num_workers >= 0, "num_workers", f"must be >= 0, got {self.num_workers}")
+        require(self.best_metric.startswith(("valid/", "train/")), "best_metric",
                  f"must start with 'valid/' or 'train/', got {self.best_metric!r}")
 
 
@@ -144,7 +144,8 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
 
-def _require(ok: bool, key: str, message: str) -> None:
+def require(ok: bool, key: str, message: str) -> None:
+    """For schema ``__post_init__`` checks: a `FieldError` on ``key`` unless ``ok``."""
     if not ok:
         raise FieldError(key, message)
 

@@ -65,3 +65,25 @@ def default_validation_step(model: nn.Module, batch: Any) -> Stats:
 def default_validation_metrics(totals: dict[str, float]) -> dict[str, float]:
     batches = totals.get("batches", 0)
     return {k: v / batches for k, v in totals.items() if k != "batches"} if batches else {}
+
+
+def freeze_child(owner: nn.Module, name: str) -> None:
+    """Freeze ``owner.<name>`` (eval mode, no gradients) and keep it out of ``owner``'s
+    ``state_dict``: checkpoints hold only what trains, and loading one fills the frozen
+    child's entries from the child itself (a strict load still passes).  ``owner.train()``
+    must keep the child in eval mode (override it)."""
+    child = getattr(owner, name).eval()
+    child.requires_grad_(False)
+    key = name + "."
+
+    def drop(module, state, prefix, local_metadata):
+        for k in [k for k in state if k.startswith(prefix + key)]:
+            del state[k]
+
+    def fill(module, state, prefix, *args):
+        for k, value in getattr(module, name).state_dict().items():
+            state.setdefault(prefix + key + k, value)
+
+    owner.register_state_dict_post_hook(drop)
+    owner.register_load_state_dict_pre_hook(fill)
+

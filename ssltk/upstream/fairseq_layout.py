@@ -140,10 +140,9 @@ def save_s3prl_hubert(upstream: SSLUpstream, path: str | Path, label_rate: float
     builds are included: ``mask_emb`` and ``final_proj`` come from
     ``upstream.pretraining_heads`` when present and are zeros otherwise (feature
     extraction never uses them). ``dictionaries_symbols`` is ``[None]`` (no label
-    embeddings). For ESPnet's ``frontend: s3prl``, use ``upstream: hubert_custom`` with
-    ``path_or_url`` set to this file; ``upstream: hubert_local`` converts fairseq files
-    and reuses ``<stem>.converted.pt`` beside ``path_or_url`` if it exists, so write to
-    such a name to use ``hubert_local``.
+    embeddings). For ESPnet's ``frontend: s3prl``, use ``upstream: hubert_local`` (or
+    ``hubert_custom``) with ``path_or_url`` set to this file: both load this layout as
+    it is (they convert fairseq files only with ``extra_conf: {fairseq: true}``).
     """
     cfg = upstream.config
     if cfg.frontend != "conv" or cfg.relative_position_bias or cfg.family not in _S3PRL_HUBERT_FAMILIES:
@@ -152,6 +151,12 @@ def save_s3prl_hubert(upstream: SSLUpstream, path: str | Path, label_rate: float
         raise ValueError(f"the s3prl HuBERT layout cannot hold activation={cfg.activation}, eps={cfg.layer_norm_eps}")
     if not cfg.feature_layer_norm:
         raise ValueError("the s3prl HuBERT layout always has a feature LayerNorm")
+    if cfg.feature_projection == (cfg.frontend_dim == cfg.hidden_size):
+        # fairseq (and s3prl) build post_extract_proj exactly when the CNN and encoder widths differ
+        raise ValueError(
+            f"the s3prl HuBERT layout cannot hold feature_projection={cfg.feature_projection} with CNN "
+            f"dimension {cfg.frontend_dim} and hidden_size {cfg.hidden_size}"
+        )
     own = upstream.state_dict()
     weights = {row.fairseq[0]: own[row.ours].detach().cpu() for row in key_table(cfg)}
     heads = upstream.pretraining_heads
