@@ -77,10 +77,20 @@ class SSLUpstream(Upstream):
             lens = torch.zeros_like(wav_lens)
             empty = wavs.new_zeros(wavs.shape[0], 0, self.hidden_size)
             return [empty] * (self.num_layers + 1), lens
+        features, lens = self.extract_features(wavs, wav_lens)
+        return self.encoder(self.feature_projection(features), lens, **encoder_options)
+
+    def extract_features(self, wavs: torch.Tensor, wav_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frontend output before the feature projection: ``(features[B, T', C], lens[B])``.
+
+        ``forward`` is ``encoder(feature_projection(extract_features(...)))``; masked-prediction
+        pre-training (:mod:`ssltk.ssl.pretrain`) calls the three steps itself to put its mask
+        embedding before or after the projection. Needs ``wavs.shape[1] >= min_samples``.
+        """
+        wav_lens = wav_lens.to(device=wavs.device, dtype=torch.long)
         if self.config.normalize_waveform:
             wavs = normalize_waveforms(wavs, wav_lens)
-        features, lens = self.feature_extractor(wavs, wav_lens)
-        return self.encoder(self.feature_projection(features), lens, **encoder_options)
+        return self.feature_extractor(wavs, wav_lens)
 
     def macs(self, num_samples: int) -> int:
         frames = int(self.num_frames(torch.tensor([num_samples]))[0])
