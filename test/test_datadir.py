@@ -235,6 +235,25 @@ def test_subset_data_dir(tmp_path):
         ops.subset_data_dir(src, tmp_path / "x", last=11)
 
 
+def test_subset_per_label_is_a_seeded_few_shot_set(tmp_path):
+    src = make_data_dir(tmp_path, per_speaker=5)
+    utts = list(read_table(src / "wav.scp"))
+    write_table(src / "utt2category", {u: "odd" if int(u[-1]) % 2 else "even" for u in utts})
+    picks = {}
+    for seed in (0, 0, 1):
+        dest = tmp_path / f"shot{seed}"
+        assert ops.subset_data_dir(src, dest, per_label=("utt2category", 2), seed=seed) == 4
+        cats = read_table(dest / "utt2category")
+        assert sorted(cats.values()) == ["even", "even", "odd", "odd"]
+        assert validate_data_dir(dest) == []
+        picks.setdefault(seed, []).append(sorted(cats))
+    assert picks[0][0] == picks[0][1] and picks[0][0] != picks[1][0]
+    with pytest.raises(DataDirError, match="label 'odd' has 4 utterances, fewer than the 5 asked for"):
+        ops.subset_data_dir(src, tmp_path / "x", per_label=("utt2category", 5))
+    with pytest.raises(DataDirError, match="no utt2lang table"):
+        ops.subset_data_dir(src, tmp_path / "x", per_label=("utt2lang", 1))
+
+
 # --- split / filter ------------------------------------------------------------
 
 def test_split_lines_balanced_and_contiguous():

@@ -119,6 +119,12 @@ def test_upstream_info_cli(capsys):
     assert all(text in info for text in expected)
     assert upstream_info.main(["mfcc"]) == 0
     assert "frame rate:      100 Hz" in capsys.readouterr().out
+    assert upstream_info.main(["hubert_debug", "--conf", "num_layers=3", "hidden_size=48"]) == 0
+    info = capsys.readouterr().out
+    assert "layers:          3" in info and "hidden size:     48" in info
+    with pytest.raises(SystemExit):
+        upstream_info.main(["hubert_debug", "--conf", "num_layers"])
+    assert "--conf 'num_layers': expected KEY=VALUE" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
         upstream_info.main(["hubertt_debug"])
     assert info.value.code == 1

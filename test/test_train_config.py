@@ -178,3 +178,15 @@ def test_trainer_config_programmatic_checks():
     with pytest.raises(FieldError, match="max_epochs: must be >= 1"):
         TrainerConfig(max_epochs=0)
     assert TrainerConfig(grad_clip=0).grad_clip == 0  # 0 means off
+
+
+def test_cls_config_rejects_mean_pooling_of_normalised_utterances(tmp_path):
+    from ssltk.tasks.config import SCHEMAS
+
+    path = tmp_path / "c.yaml"
+    path.write_text("frontend: {utterance_mvn: true}\ncls: {pooling: mean}\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: cls.pooling: mean pooling straight after "
+                                          r"frontend.utterance_mvn"):
+        load_config(path, SCHEMAS["cls"])
+    path.write_text("frontend: {utterance_mvn: true}\ncls: {pooling: attentive}\n")
+    assert load_config(path, SCHEMAS["cls"]).cls.pooling == "attentive"

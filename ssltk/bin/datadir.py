@@ -19,7 +19,7 @@ from pathlib import Path
 from ssltk.data import ops
 from ssltk.data.datadir import DataDirError, read_table, utt2spk_to_spk2utt, write_text_atomic
 from ssltk.data.validate import AUDIO_CHECKS, validate_data_dir
-from ssltk.errors import cli_main
+from ssltk.errors import UserError, cli_main
 
 
 def _read_lines(path: str | None) -> list[str]:
@@ -54,8 +54,15 @@ def cmd_combine(args) -> int:
 
 
 def cmd_subset(args) -> int:
+    per_label = None
+    if args.per_label:
+        table, n = args.per_label
+        if not n.isdigit():
+            raise UserError(f"--per-label {table} {n}: N must be a positive integer")
+        per_label = (table, int(n))
     n = ops.subset_data_dir(args.src, args.dest, utt_list=args.utt_list, spk_list=args.spk_list,
-                            first=args.first, last=args.last, num=args.num)
+                            first=args.first, last=args.last, num=args.num, per_label=per_label,
+                            seed=args.seed)
     print(f"subset_data_dir: wrote {n} utterances to {args.dest}", file=sys.stderr)
     return 0
 
@@ -123,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--first", type=int)
     group.add_argument("--last", type=int)
     group.add_argument("--num", type=int, help="N utterances evenly spaced")
+    group.add_argument("--per-label", nargs=2, metavar=("TABLE", "N"),
+                       help="N random utterances of every value of TABLE (e.g. utt2category 5)")
+    p.add_argument("--seed", type=int, default=0, help="--per-label: random seed")
     p.add_argument("src")
     p.add_argument("dest")
     p.set_defaults(func=cmd_subset)

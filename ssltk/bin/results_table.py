@@ -5,7 +5,8 @@
 Reads ``EXPDIR/<exp>/decode_<set>/result.json`` (written by ``ssltk.bin.score``)
 and ``EXPDIR/<exp>/config.yaml`` (written by the trainer), and writes one
 table per test set: a row per experiment with its upstream, featurizer and
-metrics.  Registry upstreams other than fbank/mfcc are randomly initialised
+metrics; experiments named ``<name>_s<seed>`` (runs with several seeds) share one
+row with the mean ± standard deviation over seeds.  Registry upstreams other than fbank/mfcc are randomly initialised
 architectures, and the table says so.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -49,11 +52,46 @@ def collect(expdir: Path) -> dict[str, list[dict]]:
     return tables
 
 
+SEED_SUFFIX = re.compile(r"^(.*)_s(\d+)$")
+
+
+def merge_seeds(rows: list[dict]) -> list[dict]:
+    """Rows of experiments named ``<base>_s<seed>`` become one row ``<base>_s*`` holding
+    ``"mean ± std"`` (sample std over seeds) of each metric and ``seeds`` (their number)."""
+    groups: dict[str, list[dict]] = {}
+    out: list[dict] = []
+    for row in rows:
+        match = SEED_SUFFIX.match(row["experiment"])
+        if match is None:
+            out.append(row)
+            continue
+        key = match.group(1)
+        if key not in groups:
+            groups[key] = []
+            out.append({"experiment": f"{key}_s*", "group": key})
+        groups[key].append(row)
+    for i, row in enumerate(out):
+        if "group" not in row:
+            continue
+        members = groups[row["group"]]
+        merged = {"experiment": row["experiment"], "upstream": members[0]["upstream"],
+                  "featurizer": members[0]["featurizer"]}
+        for metric in [k for k in members[0] if k not in ("experiment", "upstream", "featurizer")]:
+            values = [m[metric] for m in members if isinstance(m.get(metric), (int, float))]
+            if values:
+                merged[metric] = f"{statistics.mean(values):.2f} ± " + (
+                    f"{statistics.stdev(values):.2f}" if len(values) > 1 else "-")
+        out[i] = {**merged, "seeds": len(members)}
+    return out
+
+
 def render(tables: dict[str, list[dict]]) -> str:
     lines = ["# Results", "", "Written by `python -m ssltk.bin.results_table` from the scored "
              "experiments under exp/ (reports: `exp/<experiment>/decode_<set>/result.txt`).", ""]
     for test_set, rows in tables.items():
-        metrics = [k for k in rows[0] if k not in ("experiment", "upstream", "featurizer")]
+        rows = merge_seeds(rows)
+        metrics = list(dict.fromkeys(k for row in rows for k in row
+                                     if k not in ("experiment", "upstream", "featurizer")))
         lines += [f"## {test_set}", "",
                   "| experiment | upstream | featurizer | " + " | ".join(metrics) + " |",
                   "|---|---|---|" + "---:|" * len(metrics)]

@@ -1,4 +1,4 @@
-"""Describe upstreams: ``python -m ssltk.bin.upstream_info --list | NAME | PATH``.
+"""Describe upstreams: ``python -m ssltk.bin.upstream_info --list | NAME | PATH [--conf K=V ...]``.
 
 For a name or checkpoint it prints the number of layers, hidden size, parameters, frame
 rate and multiply-accumulates (MACs) per second of audio. MACs are counted analytically
@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+import yaml
+
 from ssltk import hub
-from ssltk.errors import cli_main
+from ssltk.errors import UserError, cli_main
 
 
 def _human(count: float) -> str:
@@ -25,9 +27,9 @@ def _human(count: float) -> str:
     return f"{count:.0f}"
 
 
-def describe_upstream(name_or_path: str) -> str:
-    """Multi-line summary of one upstream."""
-    upstream = hub.load(name_or_path)
+def describe_upstream(name_or_path: str, **overrides) -> str:
+    """Multi-line summary of one upstream (``overrides``: as for ``hub.load``)."""
+    upstream = hub.load(name_or_path, **overrides)
     params = sum(p.numel() for p in upstream.parameters())
     macs = upstream.macs(upstream.sample_rate)
     lines = [
@@ -51,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ssltk.bin.upstream_info", description=__doc__.split("\n\n")[0])
     parser.add_argument("upstream", nargs="?", help="registry name or checkpoint path")
     parser.add_argument("--list", action="store_true", help="list registry names")
+    parser.add_argument("--conf", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="architecture overrides (YAML values), e.g. num_layers=4 hidden_size=192")
     args = parser.parse_args(argv)
     if args.list:
         width = max(len(name) for name in hub.list_upstreams())
@@ -59,7 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.upstream:
         parser.error("give a registry name or checkpoint path, or --list")
-    print(describe_upstream(args.upstream))
+    overrides = {}
+    for item in args.conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--conf {item!r}: expected KEY=VALUE")
+        overrides[key] = yaml.safe_load(value)
+    print(describe_upstream(args.upstream, **overrides))
     return 0
 
 

@@ -5,6 +5,8 @@ Each writes complete, sorted tables atomically and regenerates ``spk2utt``.
 
 from __future__ import annotations
 
+import random
+
 import shutil
 import sys
 from pathlib import Path
@@ -132,19 +134,25 @@ def combine_data(dest: str | Path, sources: list[str | Path], log=None) -> int:
 
 def subset_data_dir(src: str | Path, dest: str | Path, *, utt_list: str | Path | None = None,
                     spk_list: str | Path | None = None, first: int | None = None,
-                    last: int | None = None, num: int | None = None) -> int:
+                    last: int | None = None, num: int | None = None,
+                    per_label: tuple[str, int] | None = None, seed: int = 0) -> int:
     """Copy a subset of ``src`` to ``dest``; returns the utterance count.
 
     Exactly one selector: ``utt_list`` / ``spk_list`` (files whose first field
-    is an id), ``first`` / ``last`` N utterances, or ``num`` utterances evenly
-    spaced through the directory (Kaldi's default).
+    is an id), ``first`` / ``last`` N utterances, ``num`` utterances evenly
+    spaced through the directory (Kaldi's default), or ``per_label = (table, N)``:
+    N utterances of every value of ``table`` (e.g. ``utt2category``: a few-shot
+    training set), drawn at random with ``seed``.
     """
-    chosen = [x for x in (utt_list, spk_list, first, last, num) if x is not None]
+    chosen = [x for x in (utt_list, spk_list, first, last, num, per_label) if x is not None]
     if len(chosen) != 1:
-        raise ValueError("subset_data_dir: give exactly one of utt_list, spk_list, first, last, num")
+        raise ValueError("subset_data_dir: give exactly one of utt_list, spk_list, first, last, "
+                         "num, per_label")
     sdir = DataDir(src)
     utts = sdir.utt_ids()
-    if utt_list is not None:
+    if per_label is not None:
+        keep = _per_label(sdir, utts, *per_label, seed)
+    elif utt_list is not None:
         wanted = set(_first_fields(utt_list))
         keep = [u for u in utts if u in wanted]
     elif spk_list is not None:
@@ -162,6 +170,27 @@ def subset_data_dir(src: str | Path, dest: str | Path, *, utt_list: str | Path |
         else:
             keep = [utts[i * len(utts) // n] for i in range(n)]
     return _write_subset(sdir, Path(dest), set(keep))
+
+
+def _per_label(sdir: DataDir, utts: list[str], table: str, n: int, seed: int) -> list[str]:
+    if not sdir.has(table):
+        raise DataDirError(f"{sdir.path}: no {table} table to select by")
+    if n < 1:
+        raise DataDirError(f"subset_data_dir: asked for {n} utterances per label")
+    labels = sdir.table(table)
+    by_label: dict[str, list[str]] = {}
+    for utt in utts:
+        if utt not in labels:
+            raise DataDirError(f"utterance '{utt}' of {sdir.path} is missing from {sdir.path / table}")
+        by_label.setdefault(labels[utt], []).append(utt)
+    rng = random.Random(seed)
+    keep = []
+    for label, members in sorted(by_label.items()):
+        if len(members) < n:
+            raise DataDirError(f"{sdir.path / table}: label '{label}' has {len(members)} utterances, "
+                               f"fewer than the {n} asked for")
+        keep += rng.sample(members, n)
+    return keep
 
 
 def _first_fields(path: str | Path) -> list[str]:

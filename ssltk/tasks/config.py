@@ -112,6 +112,13 @@ class ClsTaskConfig:
     data: DataConfig = field(default_factory=DataConfig)
     cls: ClsConfig = field(default_factory=ClsConfig)
 
+    def __post_init__(self) -> None:
+        # the mean over time of a linear map of zero-mean features is the same for every utterance
+        require(not (self.frontend.utterance_mvn and self.cls.pooling == "mean"
+                     and self.cls.encoder_layers == 0), "cls.pooling",
+                "mean pooling straight after frontend.utterance_mvn sees all-zero means: "
+                "use pooling: attentive, an encoder (encoder_layers), or utterance_mvn: false")
+
 
 @dataclass
 class AsrTaskConfig:
