@@ -21,6 +21,8 @@ def test_runs_with_several_seeds_share_a_row_with_mean_and_std(tmp_path):
     for seed, acc in enumerate([60.0, 70.0, 80.0]):
         scored(expdir, f"fewshot_fbank_k1_s{seed}", "fbank", acc=acc)
     scored(expdir, "fewshot_hubert_debug_k1_s0", "hubert_debug", acc=12.5)
+    scored(expdir, "fewshot_hubert_debug_k20_s0", "hubert_debug", acc=50.0)
+    scored(expdir, "fewshot_hubert_debug_k5_s0", "hubert_debug", acc=25.0)
     assert main(["--expdir", str(expdir), "--out", str(tmp_path / "RESULTS.md")]) == 0
     lines = (tmp_path / "RESULTS.md").read_text().splitlines()
     assert "| experiment | upstream | featurizer | acc | seeds |" in lines
@@ -28,3 +30,5 @@ def test_runs_with_several_seeds_share_a_row_with_mean_and_std(tmp_path):
     assert "| fewshot_fbank_k1_s* | fbank | weighted_sum | 70.00 ± 10.00 | 3 |" in lines
     assert ("| fewshot_hubert_debug_k1_s* | hubert_debug (random init) | weighted_sum "
             "| 12.50 ± - | 1 |") in lines
+    order = [line.split()[1] for line in lines if line.startswith("| fewshot_hubert")]
+    assert order == [f"fewshot_hubert_debug_k{k}_s*" for k in (1, 5, 20)]  # numbers sort as numbers

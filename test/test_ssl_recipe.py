@@ -62,6 +62,10 @@ def test_results_hold_pnmi_of_both_kmeans_and_the_training_numbers(recipe):
     for step, metric in (("pre-training 1", "valid/acc_m"), ("pre-training 2", "valid/acc_m"),
                          ("distillation", "valid/loss")):
         assert re.search(rf"^\| {step} \| .* \| {metric} \| \d+\.\d{{4}} \|", results, re.M), results
+    # cost of each exported upstream, and of the same encoder behind HuBERT's CNN
+    costs = dict(re.findall(r"^\| (.+?) \| ([\d.]+[kMG]?) \| [\d.]+[kMG]? \|$", results, re.M))
+    assert {"pre-training 1: pretrain1/upstream.pt", "distillation: distill/student.pt",
+            "HuBERT (CNN frontend), the same encoder: reference"} <= set(costs), results
 
 
 def test_rerunning_finished_stages_is_a_noop(recipe):

@@ -38,7 +38,7 @@ def describe_upstream(upstream: str) -> str:
 def collect(expdir: Path) -> dict[str, list[dict]]:
     """``{test set: [row, ...]}`` for every scored decode directory."""
     tables: dict[str, list[dict]] = {}
-    for result in sorted(expdir.glob("*/decode_*/result.json")):
+    for result in sorted(expdir.glob("*/decode_*/result.json"), key=_natural):
         exp = result.parent.parent
         numbers = json.loads(result.read_text())
         config = yaml.safe_load((exp / "config.yaml").read_text()) if (exp / "config.yaml").is_file() else {}
@@ -83,6 +83,11 @@ def merge_seeds(rows: list[dict]) -> list[dict]:
                     f"{statistics.stdev(values):.2f}" if len(values) > 1 else "-")
         out[i] = {**merged, "seeds": len(members)}
     return out
+
+
+def _natural(path: Path) -> list:
+    """Sort key with numbers compared as numbers (k1, k5, k20)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
 
 
 def render(tables: dict[str, list[dict]]) -> str:

@@ -73,10 +73,40 @@ def collect(expdir: Path, sets: list[str]) -> dict:
                         "steps": results.get("steps"), "finished": results.get("finished"),
                         "product": f"{name}/{product}" if (expdir / name / product).is_file() else "-",
                         "model": _describe_model(config)})
+    costs = _costs(expdir, [r for r in trained if r["product"] != "-"])
     if not kmeans and not trained:
         raise UserError(f"{expdir}: no k-means labels (km*/<set>/km_info.yaml) and no "
                         "pre-training or distillation results (*/results.json)")
-    return {"kmeans": kmeans, "trained": trained}
+    return {"kmeans": kmeans, "trained": trained, "costs": costs}
+
+
+# the encoder settings a same-size HuBERT (CNN frontend) reference copies from a MelHuBERT
+ENCODER_KEYS = ("num_layers", "hidden_size", "num_heads", "ffn_size", "pos_conv_kernel",
+                "pos_conv_groups")
+
+
+def _costs(expdir: Path, rows: list[dict]) -> list[dict]:
+    """Parameters and MACs per second of audio of each exported upstream; after a MelHuBERT,
+    the same encoder behind HuBERT's CNN frontend (what the log-Mel input saves)."""
+    from ssltk import hub
+    from ssltk.bin.upstream_info import cost
+
+    out = []
+    for row in rows:
+        upstream = hub.load(expdir / row["product"])
+        out.append({"model": f"{row['step']}: {row['product']}", **_cost_numbers(cost(upstream))})
+        config = upstream.config
+        reference = "HuBERT (CNN frontend), the same encoder: reference"
+        if getattr(config, "frontend", None) == "fbank" and all(r["model"] != reference for r in out):
+            same = hub.load("hubert_base", **{k: getattr(config, k) for k in ENCODER_KEYS})
+            out.append({"model": reference, **_cost_numbers(cost(same))})
+    return out
+
+
+def _cost_numbers(numbers: tuple[int, int]) -> dict:
+    from ssltk.bin.upstream_info import human
+
+    return {"params": human(numbers[0]), "macs": human(numbers[1])}
 
 
 def _describe_model(config: dict) -> str:
@@ -107,6 +137,11 @@ def render(tables: dict, expdir: str) -> str:
         lines.append(f"| {r['step']} | {r['model']} | {r['metric']} | {_fmt(r['best'])} | "
                      f"{_fmt(r['best_epoch'])} | {_fmt(r['final'])} | {_fmt(r['epochs'])} | "
                      f"{_fmt(r['finished'])} | {r['product']} |")
+    if tables["costs"]:
+        lines += ["", "## Cost", "", "Parameters and multiply-accumulates per second of audio "
+                  "(`python -m ssltk.bin.upstream_info`).", "",
+                  "| model | parameters | MACs / s |", "|---|---:|---:|"]
+        lines += [f"| {r['model']} | {r['params']} | {r['macs']} |" for r in tables["costs"]]
     lines.append("")
     return "\n".join(lines)
 

@@ -20,18 +20,22 @@ from ssltk import hub
 from ssltk.errors import UserError, cli_main
 
 
-def _human(count: float) -> str:
+def human(count: float) -> str:
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if count >= scale:
             return f"{count / scale:.2f}{unit}"
     return f"{count:.0f}"
 
 
+def cost(upstream) -> tuple[int, int]:
+    """``(parameters, MACs per second of audio)`` of an upstream."""
+    return sum(p.numel() for p in upstream.parameters()), upstream.macs(upstream.sample_rate)
+
+
 def describe_upstream(name_or_path: str, **overrides) -> str:
     """Multi-line summary of one upstream (``overrides``: as for ``hub.load``)."""
     upstream = hub.load(name_or_path, **overrides)
-    params = sum(p.numel() for p in upstream.parameters())
-    macs = upstream.macs(upstream.sample_rate)
+    params, macs = cost(upstream)
     lines = [
         f"upstream:        {name_or_path}",
         f"type:            {type(upstream).__name__}" + (
@@ -39,11 +43,11 @@ def describe_upstream(name_or_path: str, **overrides) -> str:
         ),
         f"layers:          {upstream.num_layers} ({upstream.num_layers + 1} hidden states)",
         f"hidden size:     {upstream.hidden_size}",
-        f"parameters:      {params} ({_human(params)})",
+        f"parameters:      {params} ({human(params)})",
         f"sample rate:     {upstream.sample_rate} Hz",
         f"downsample rate: {upstream.downsample_rate} samples/frame",
         f"frame rate:      {upstream.frame_rate:g} Hz",
-        f"MACs / s audio:  {macs} ({_human(macs)})",
+        f"MACs / s audio:  {macs} ({human(macs)})",
     ]
     return "\n".join(lines)
 
