@@ -231,3 +231,11 @@ def test_errors(corpus, tmp_path):
     with pytest.raises(UserError, match="mask_prb"):
         pretrain(DEBUG_CONF, train, dev, tmp_path / "e5", overrides=["model.mask_prb=0.5"])
     assert not any((tmp_path / f"e{i}").exists() for i in range(1, 6))
+
+
+@pytest.mark.parametrize("name", ["pretrain_hubert_base", "pretrain_melhubert_base"])
+def test_paper_configs_load_and_build(name):
+    cfg = load_config(CONF / f"{name}.yaml", PretrainConfig)
+    upstream = hub.load(cfg.model.upstream, **cfg.model.upstream_conf)
+    assert (upstream.num_layers, upstream.hidden_size) == (12, 768)
+    assert cfg.model.head == ("cosine" if name == "pretrain_hubert_base" else "linear")
