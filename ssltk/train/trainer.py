@@ -156,6 +156,7 @@ class Trainer:
                 write_json(self.exp_dir / "results.json", results)
                 self.log.info("finished (%s): best %s = %s at epoch %s", self.stop_reason,
                               self.cfg.best_metric, fmt(results["best_value"]), results["best_epoch"])
+            D.barrier()  # every rank done with the group before any tears it down
             return results
         finally:
             if self.writer is not None:
@@ -165,6 +166,9 @@ class Trainer:
                 handler.close()
                 self.log.removeHandler(handler)
             if self._owns_group:
+                # free DDP's reducer (it holds the group) while the peers are still there:
+                # a gloo group torn down after a peer exited can wait forever for its threads
+                self.net = self.model
                 torch.distributed.destroy_process_group()
                 self._owns_group = False
 
