@@ -19,16 +19,10 @@ from ssltk.train import ConfigError, load_config, load_checkpoint, seed_everythi
 from ssltk.upstream.registry import SSL_CONFIGS
 from test_tasks_common import tone_corpus
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 CONF_DIR = Path(__file__).resolve().parents[1] / "ssltk" / "ssl" / "conf"
 CONF = str(CONF_DIR / "distill_debug.yaml")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def section(**kw):

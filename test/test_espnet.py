@@ -21,17 +21,11 @@ from ssltk.errors import UserError
 from ssltk.espnet import ESPNET_MISSING
 from ssltk.featurizer import Featurizer
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "egs2/TEMPLATE/espnet1/conf/train_asr_ssltk_debug.yaml"
 TEXTS = {"u1": "ab", "u2": "ba", "u3": "abc", "u4": "cab"}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)

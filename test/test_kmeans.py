@@ -20,13 +20,7 @@ from ssltk.ssl.features import sample_frames
 from ssltk.ssl.kmeans import Codebook, KMeansConfig, assign, minibatch_kmeans
 from ssltk.ssl.labels import align_labels, duration_mismatches, read_info, read_labels
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def blobs(n_per=250, k=8, dim=16, std=0.1, seed=0):

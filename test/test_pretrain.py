@@ -18,16 +18,10 @@ from ssltk.ssl.pretrain import (IGNORE, MaskedPredictionModel, PretrainConfig, P
 from ssltk.tasks.data import make_loader
 from ssltk.train import load_config, seed_everything
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 CONF = Path(__file__).resolve().parents[1] / "ssltk" / "ssl" / "conf"
 DEBUG_CONF = CONF / "pretrain_melhubert_debug.yaml"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------- span masking

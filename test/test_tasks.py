@@ -22,14 +22,7 @@ from ssltk.text import build_token_dir
 from ssltk.train.config import FieldError
 from test_tasks_common import letter_corpus, letter_texts
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two threads on a busy 2-core machine make small CPU LSTMs ~100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def log_probs(*rows):

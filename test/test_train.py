@@ -359,15 +359,6 @@ def _single_threaded(fn, *args):
     fn(*args)
 
 
-@pytest.fixture
-def one_thread():
-    """One intra-op thread, as in forked children, so that runs compare bit for bit."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_resume_after_sigkill_is_bit_exact(tmp_path, capfd, one_thread):
     # A forked child (no second torch import) trains and is SIGKILLed at forward call 25:
     # 10 batches per epoch, so in epoch 3, after the checkpoint of epoch 2.

@@ -23,18 +23,11 @@ from ssltk.tasks.experiment import load_experiment
 from ssltk.train import Trainer
 from test_tasks_common import letter_corpus, letter_texts, tone_corpus
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 ROOT = Path(__file__).resolve().parents[1]
 CLS_CONF = str(CONF_DIR / "cls_debug.yaml")
 ASR_CONF = str(CONF_DIR / "asr_debug.yaml")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two threads on a busy 2-core machine make small CPU models ~100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

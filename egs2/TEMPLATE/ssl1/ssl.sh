@@ -207,6 +207,18 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     done
 fi
 
+# pretrain_iteration IT KM_DIR EXP CONFIG [extra ssltk.bin.pretrain args]: pre-training on
+# the labels of KM_DIR, exported to EXP/upstream.pt
+pretrain_iteration() {
+    local it=$1 km=$2 exp=$3 config=$4
+    shift 4
+    train_step "pre-training ${it}" "${exp}" "${exp}/upstream.pt" pretrain \
+        "${km}/${train_set}/km_info.yaml" "${km}/${valid_set}/km_info.yaml" "${config}" -- \
+        ssltk.bin.pretrain --config "${config}" \
+        --train "data/${train_set}" --valid "data/${valid_set}" --exp "${exp}" \
+        --train-labels "${km}/${train_set}" --valid-labels "${km}/${valid_set}" "$@"
+}
+
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     log "Stage 3: k-means 1 on ${km1_upstream} (k=${km1_k}) -> ${km1}"
     km1_opts=(--upstream "${km1_upstream}" --k "${km1_k}" --max-frames "${km1_max_frames}")
@@ -217,11 +229,7 @@ fi
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     log "Stage 4: pre-training 1 on the k-means 1 labels"
     # shellcheck disable=SC2086
-    train_step "pre-training 1" "${pt1}" "${pt1}/upstream.pt" pretrain \
-        "${km1}/${train_set}/km_info.yaml" "${km1}/${valid_set}/km_info.yaml" "${pretrain1_config}" -- \
-        ssltk.bin.pretrain --config "${pretrain1_config}" \
-        --train "data/${train_set}" --valid "data/${valid_set}" --exp "${pt1}" \
-        --train-labels "${km1}/${train_set}" --valid-labels "${km1}/${valid_set}" ${pretrain1_args}
+    pretrain_iteration 1 "${km1}" "${pt1}" "${pretrain1_config}" ${pretrain1_args}
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
@@ -236,11 +244,7 @@ fi
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     log "Stage 6: pre-training 2 (from scratch) on the k-means 2 labels"
     # shellcheck disable=SC2086
-    train_step "pre-training 2" "${pt2}" "${pt2}/upstream.pt" pretrain \
-        "${km2}/${train_set}/km_info.yaml" "${km2}/${valid_set}/km_info.yaml" "${pretrain2_config}" -- \
-        ssltk.bin.pretrain --config "${pretrain2_config}" \
-        --train "data/${train_set}" --valid "data/${valid_set}" --exp "${pt2}" \
-        --train-labels "${km2}/${train_set}" --valid-labels "${km2}/${valid_set}" ${pretrain2_args}
+    pretrain_iteration 2 "${km2}" "${pt2}" "${pretrain2_config}" ${pretrain2_args}
 fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
