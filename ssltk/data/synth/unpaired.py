@@ -10,6 +10,7 @@ events for the same language (``en-us``), so their phone sets agree.
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +40,35 @@ INTRANSITIVE = ["slept", "waited", "sang", "laughed", "worked", "cooked", "dance
 
 def sentence_pool() -> list[str]:
     """Every sentence of the grammar, in a fixed order."""
-    pool = [f"{s} {v} {o} {p}" for s, v, o, p in itertools.product(SUBJECTS, VERBS, OBJECTS,
-                                                                    SETTINGS)]
-    pool += [f"{s} {v} {p}" for s, v, p in itertools.product(SUBJECTS, INTRANSITIVE, SETTINGS)]
-    return pool
+    return list(scene_table())
+
+
+def scene_table() -> dict[str, str]:
+    """Sentence -> scene id, in the pool's order.  A scene is the sentence's slots:
+    ``s<subject>_v<verb>_o<object>_p<setting>``, or ``s<subject>_i<verb>_p<setting>``
+    for intransitive verbs (indices into the word lists, two digits)."""
+    table = {}
+    for (i, s), (j, v), (k, o), (m, p) in itertools.product(
+            enumerate(SUBJECTS), enumerate(VERBS), enumerate(OBJECTS), enumerate(SETTINGS)):
+        table[f"{s} {v} {o} {p}"] = f"s{i:02d}_v{j:02d}_o{k:02d}_p{m:02d}"
+    for (i, s), (j, v), (m, p) in itertools.product(
+            enumerate(SUBJECTS), enumerate(INTRANSITIVE), enumerate(SETTINGS)):
+        table[f"{s} {v} {p}"] = f"s{i:02d}_i{j:02d}_p{m:02d}"
+    return table
+
+
+def scene_slots(scene: str) -> dict[str, str]:
+    """The words of a scene id's slots: subject, verb, object (or ""), setting."""
+    parts = {part[0]: int(part[1:]) for part in scene.split("_")}
+    verb = VERBS[parts["v"]] if "v" in parts else INTRANSITIVE[parts["i"]]
+    return {"subject": SUBJECTS[parts["s"]], "verb": verb,
+            "object": OBJECTS[parts["o"]] if "o" in parts else "", "setting": SETTINGS[parts["p"]]}
 
 
 def plan(rng: np.random.Generator, num_utts: int, num_text: int | None = None) -> Plan:
     num_text = num_utts if num_text is None else int(num_text)
-    pool = sentence_pool()
+    scenes = scene_table()
+    pool = list(scenes)
     if num_utts + num_text > len(pool):
         raise UserError(f"unpaired corpus: {num_utts} spoken + {num_text} text-only sentences "
                         f"exceed the {len(pool)} sentences of the grammar")
@@ -64,13 +85,18 @@ def plan(rng: np.random.Generator, num_utts: int, num_text: int | None = None) -
             text = next(sentences)
             utt = f"{spk.id}-{len(utts) + 1:05d}"
             utts.append(Utt(split, utt, spk, (Segment(text, spk.voice(LANGUAGE)),), text,
-                            f"wav/{split}/{utt}.wav"))
+                            f"wav/{split}/{utt}.wav", {"utt2scene": scenes[text]}))
     neutral = Voice(LANGUAGE)
     phonemize = [Job(f"text{i:06d}", (Segment(s, neutral),), seed=0)
                  for i, s in enumerate(text_only)]
 
     def finish(work: Path, root: Path, results, text_results) -> None:
         write_text_atomic(work / "text_only" / "text.txt", "".join(s + "\n" for s in text_only))
+        write_text_atomic(work / "text_only" / "text.scene",
+                          "".join(scenes[s] + "\n" for s in text_only))
+        used = sorted({scenes[s] for s in spoken + text_only})
+        write_text_atomic(work / "scenes.json", json.dumps(
+            {sid: scene_slots(sid) for sid in used}, indent=1) + "\n")
         write_text_atomic(work / "text_only" / "text.phn",
                           "".join(phone_string(r.words) + "\n" for r in text_results))
         lexicon: set[tuple[str, str]] = set()
@@ -105,6 +131,11 @@ Speech uses the American English voice `{LANGUAGE}`.""",
 - Speech side: the data dirs' `text.phn` are for evaluation only (phone error rate);
   an unsupervised recipe must not train on them.
 - `lexicon.txt`: `word phone phone ...` for every pronunciation espeak used on either
-  side (a word may have several).""",
+  side (a word may have several).
+- Scenes (the "images" of a CLIP-style loss): every sentence describes one scene, its
+  slots (subject, verb, object, setting); ids `s<subject>_v<verb>_o<object>_p<setting>`
+  (`s.._i<verb>_p..` for intransitive verbs). Data dirs have `utt2scene`,
+  `text_only/text.scene` is line-aligned with `text.txt`, `scenes.json` maps the ids
+  used to their slot words.""",
         text_source="a sentence grammar and word lists written for ssltk.",
         finish=finish)
