@@ -84,6 +84,12 @@ def test_remove_silence_cli(tmp_path):
     assert remove_silence.main(["--data", str(data), "--out", str(out), "--wav_dir",
                                 str(tmp_path / "wav")]) == 0
     assert (tmp_path / "wav" / "a1.wav").stat().st_mtime_ns == stamp  # not redone
+    assert read_table(out / "utt2spk") == read_table(data / "utt2spk")
+    assert remove_silence.main(["--data", str(data), "--out", str(out), "--wav_dir",
+                                str(tmp_path / "wav"), "--padding", "0.0"]) == 0
+    assert (tmp_path / "wav" / "a1.wav").stat().st_mtime_ns != stamp  # other settings: redone
+    samples, rate = sf.read(read_table(out / "wav.scp")["a1"])
+    assert len(samples) / rate == pytest.approx(0.6, abs=0.04)  # leading/trailing silence gone
 
 
 def test_remove_silence_names_a_missing_file(tmp_path, capsys):

@@ -9,13 +9,15 @@ other utterance table (``text``, ``text.phn``, ``utt2spk``, ``utt2scene`` ...) i
 except those that the new timing invalidates (``segments``, ``utt2dur``,
 ``utt2num_frames``, ``*.ctm``); a new ``utt2dur`` is written.  ``vad_intervals`` keeps the
 kept parts in seconds of the original audio (``ssltk.uasr.vad.to_original_time`` maps
-times back), ``vad_info.json`` a summary.  Files already written are not redone.
+times back), ``vad_info.json`` a summary and the VAD settings.  A rerun with the same
+settings reuses the wav files already written; other settings rewrite them.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import shutil
 import sys
 from multiprocessing import Pool
@@ -49,12 +51,12 @@ def _one(job):
     from ssltk.data.audio import load_audio
     from ssltk.uasr.vad import voiced_intervals
 
-    utt, spec, path, cfg = job
+    utt, spec, path, cfg, redo = job
     samples, rate = load_audio(spec, utt=utt)
     intervals = voiced_intervals(samples, rate, cfg)
     kept = np.concatenate([samples[s:e] for s, e in intervals])
     path = Path(path)
-    if not path.is_file():
+    if redo or not path.is_file():
         tmp = path.with_name(path.name + ".tmp.wav")
         sf.write(tmp, kept, rate, subtype="PCM_16")
         tmp.replace(path)
@@ -64,7 +66,7 @@ def _one(job):
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ssltk.data.datadir import DataDir, write_json, write_table
+    from ssltk.data.datadir import DataDir, DataDirError, write_json, write_table
     from ssltk.data.validate import validate_data_dir
     from ssltk.uasr.vad import VadConfig, format_intervals
 
@@ -73,14 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     specs = src.audio_specs()
     wav_dir = Path(args.wav_dir).resolve()
     wav_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(utt, spec, str(wav_dir / f"{utt}.wav"), cfg) for utt, spec in specs.items()]
+    out = Path(args.out)
+    # files of an earlier run are reused only if it had the same VAD settings
+    old = out / "vad_info.json"
+    redo = not old.is_file() or json.loads(old.read_text(encoding="utf-8")).get("vad") != \
+        dataclasses.asdict(cfg)
+    jobs = [(utt, spec, str(wav_dir / f"{utt}.wav"), cfg, redo) for utt, spec in specs.items()]
     if args.nj > 1:
         with Pool(args.nj) as pool:
             results = pool.map(_one, jobs, chunksize=8)
     else:
         results = [_one(j) for j in jobs]
 
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in src.utt_tables() + ["spk2utt", "spk2gender"]:
         if name not in DROPPED and not name.endswith(".ctm") and src.has(name):
@@ -97,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             "kept_whole": len(whole), "kept_whole_examples": whole[:10], "vad": dataclasses.asdict(cfg)}
     problems = validate_data_dir(out, audio="header")
     if problems:
-        raise SystemExit(f"remove_silence: {out} is invalid: {problems[0]}")
+        raise DataDirError(f"{out}: the written data dir is invalid: {problems[0]}")
     write_json(out / "vad_info.json", info)
     print(f"remove_silence: {len(results)} utterances, {seconds_in:.1f} s -> {seconds_out:.1f} s "
           f"({100 * info['kept_fraction']:.1f}% kept; {len(whole)} kept whole) -> {out}", file=sys.stderr)

@@ -1,0 +1,1 @@
+../../TEMPLATE/uasr1/uasr.sh
