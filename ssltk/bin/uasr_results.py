@@ -62,9 +62,9 @@ def _mean_std(values: list[float], digits: int = 2) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {std}"
 
 
-def render(runs: list[dict], note: str = "") -> str:
+def render(runs: list[dict], note: str = "", expdir: str = "exp") -> str:
     sets = sorted({s for r in runs for s in r["scores"]})
-    lines = ["# Results", "", "Written by `python -m ssltk.bin.uasr_results` from exp/. PER in %, "
+    lines = ["# Results", "", f"Written by `python -m ssltk.bin.uasr_results` from {expdir}/. PER in %, "
              "phones without `<SIL>`; every run's checkpoint is chosen by `weighted_lm_ppl` on the "
              "validation set (no labels); PER never chooses anything.", ""]
     if note:
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    text = render(collect(Path(args.expdir)), args.note)
+    text = render(collect(Path(args.expdir)), args.note, args.expdir.rstrip("/"))
     write_text_atomic(args.out, text)
     print(text)
     return 0

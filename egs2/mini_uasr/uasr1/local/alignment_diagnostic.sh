@@ -15,5 +15,6 @@ for dset in train dev test; do
         --noise "${noise}" --labels dump/alignment/phones.lst
 done
 ./uasr.sh --stage 7 --stop_stage 9 --expdir exp_alignment --feats_tag alignment --km_k 0 \
+    --upstream "one-hot phones of phones.ctm + noise ${noise} (ssltk.bin.alignment_feats: uses labels, a diagnostic, not UASR)" \
     --remove_silence false --clip_dir exp/clip --results_file RESULTS_alignment.md --gan_config conf/train_gan.yaml --seeds "0 1 2" --clip_weights "0 1.0" \
     "$@"
