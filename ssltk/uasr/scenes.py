@@ -80,7 +80,7 @@ def train_clip(texts: list[list[int]], scenes: list[list[int]], vocab: list[str]
         opt.step()
         if log and (step + 1) % 100 == 0:
             log(f"clip step {step + 1}: loss {loss.item():.3f}")
-    return text_enc.eval(), scene_enc.eval(), float(loss)
+    return text_enc.eval(), scene_enc.eval(), loss.item()
 
 
 @torch.no_grad()
