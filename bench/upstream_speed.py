@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -27,12 +26,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_file import markers, write_section
+
 import numpy as np
 import torch
 
+from load_memory import peak_rss_mb
+
 HERE = Path(__file__).resolve().parent
 BATCH_SECONDS = [2.0, 3.5, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0]
-MARK_BEGIN, MARK_END = "<!-- upstream_speed:begin -->", "<!-- upstream_speed:end -->"
+MARK_BEGIN, MARK_END = markers("upstream_speed")
 
 
 def make_model_dir(path: Path) -> None:
@@ -123,8 +126,7 @@ def worker(args) -> dict:
         else:
             fn = forward_fn("hf", model_dir)
             times = time_runs(lambda: extract_per_utterance(fn, Path(args.data)), args.runs)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"median": statistics.median(times), "times": times, "peak_rss_mb": peak_mb}
+    return {"median": statistics.median(times), "times": times, "peak_rss_mb": peak_rss_mb()}
 
 
 def extract_with_ssltk(model_dir: Path, data: Path) -> None:
@@ -192,17 +194,6 @@ def cpu_name() -> str:
     return "unknown"
 
 
-def write_results(section: str) -> None:
-    path = HERE / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n## Upstream speed\n\n"
-    if MARK_BEGIN in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        text = head + section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=5)
@@ -231,7 +222,7 @@ def main() -> None:
                 print(f"{case} {peer}: median {r['median']:.3f} s, peak RSS {r['peak_rss_mb']:.0f} MB",
                       file=sys.stderr)
     section = report(results, args, source)
-    write_results(section)
+    write_section("upstream_speed", section, "Upstream speed")
     print(section)
 
 

@@ -11,11 +11,14 @@ Modes:
 to each hidden state before weighting (SUPERB's option). Trained weights can be saved
 with :meth:`Featurizer.save_weights` and reused with ``weights_path=`` /
 :meth:`Featurizer.load_weights`.
+
+`FeatureSpec` names an upstream and a featurizer setting; ``spec.build()`` loads both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -151,3 +154,91 @@ class Featurizer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"mode={self.mode}, hidden_states={self.selected}, layer_norm={self.layer_norm}"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which features: an upstream (hub name or path) and how a `Featurizer` combines its
+    hidden states.  `build` makes both; every consumer (extraction, on-the-fly training,
+    inference from audio) goes through it.
+
+    A feature dump holds fixed features (``fixed``: one layer, or a weighted sum read from a
+    ``weights`` file) and stores its spec in ``feats_info.yaml`` as the keys ``upstream``,
+    ``layer``, ``weights`` and ``layer_norm`` (`to_info` / `from_info`).  ``upstream: null``
+    marks features that no upstream computes from audio (e.g. made from a phone alignment).
+    """
+
+    upstream: str | None
+    layer: int | None = None  # mode layer: the hidden state (None: the last)
+    weights: str | None = None  # a weights file (Featurizer.save_weights): fixed weights
+    layer_norm: bool = False
+    mode: str | None = None  # Featurizer mode (default: weighted_sum with weights, else layer)
+    layers: tuple[int, ...] | None = None  # mode subset
+
+    def __post_init__(self) -> None:
+        if self.mode is None:
+            object.__setattr__(self, "mode", "layer" if self.weights is None else "weighted_sum")
+        if self.mode not in MODES:
+            raise UserError(f"featurizer mode must be one of {MODES}, got {self.mode!r}")
+        if self.weights is not None and self.mode == "layer":
+            raise UserError(f"weights {self.weights}: mode 'layer' takes no weights")
+        if self.layers is not None:
+            object.__setattr__(self, "layers", tuple(int(i) for i in self.layers))
+
+    @property
+    def fixed(self) -> bool:
+        """No trainable weights: what a dump can hold."""
+        return self.mode == "layer" or self.weights is not None
+
+    @classmethod
+    def from_info(cls, info: dict) -> "FeatureSpec":
+        """The spec of a dump's ``feats_info.yaml`` (missing keys take their defaults).
+
+        Older dumps named non-loadable sources in ``upstream``: ``alignment:<ctm>`` reads as
+        no upstream, ``uasr:<exp>`` as the UASR experiment ``<exp>`` (see `ssltk.hub`)."""
+        upstream = info.get("upstream")
+        if upstream is not None:
+            upstream = str(upstream)
+            if upstream.startswith("alignment:"):
+                upstream = None
+            elif upstream.startswith("uasr:"):
+                upstream = upstream[len("uasr:"):]
+        weights = info.get("weights")
+        layer = info.get("layer")
+        return cls(upstream, layer=None if layer is None else int(layer),
+                   weights=str(weights) if weights else None,
+                   layer_norm=bool(info.get("layer_norm")))
+
+    def to_info(self) -> dict:
+        """The ``feats_info.yaml`` keys of a fixed spec."""
+        if not self.fixed:
+            raise UserError(f"a '{self.mode}' featurizer without a weights file has trainable "
+                            "weights: a dump holds one layer or a weighted sum with fixed weights")
+        return {"upstream": self.upstream, "layer": self.layer, "weights": self.weights,
+                "layer_norm": self.layer_norm}
+
+    def load_upstream(self) -> nn.Module:
+        """``ssltk.hub.load(upstream)`` in eval mode."""
+        if self.upstream is None:
+            raise UserError("these features were not computed by an upstream (feats_info.yaml: "
+                            "upstream: null), so they cannot be computed from audio: give a "
+                            "feature dump (a data dir with feats.scp) instead")
+        from ssltk import hub
+
+        return hub.load(self.upstream).eval()
+
+    def build(self, upstream: nn.Module | None = None) -> tuple[nn.Module, "Featurizer"]:
+        """``(upstream, featurizer)``; ``upstream`` given: use it instead of loading one."""
+        if self.weights is not None and not Path(self.weights).is_file():
+            raise UserError(f"weights {self.weights}: no such file")
+        upstream = self.load_upstream() if upstream is None else upstream
+        if self.mode == "layer":
+            n = upstream.num_layers
+            layer = -1 if self.layer is None else self.layer
+            if not -(n + 1) <= layer <= n:
+                raise UserError(f"layer {layer}: {self.upstream} has hidden states 0..{n}")
+            featurizer = Featurizer(upstream, mode="layer", layer=layer, layer_norm=self.layer_norm)
+        else:
+            featurizer = Featurizer(upstream, mode=self.mode, layers=self.layers,
+                                    layer_norm=self.layer_norm, weights_path=self.weights)
+        return upstream, featurizer

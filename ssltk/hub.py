@@ -17,6 +17,10 @@ initialised* model of that architecture (seeded from the name, so loads agree; p
 from a path: a fairseq ``.pt``, a Hugging Face directory (``config.json`` + weights), an
 s3prl converted ``.pt`` or an ssltk checkpoint. An existing path always wins over a
 registry name of the same spelling. Returned models are in eval mode.
+
+A trained UASR experiment (``ssltk.bin.uasr_train``'s directory, or a weights file in it)
+loads as an upstream whose one hidden state is the generator's phone posteriorgram on the
+features it was trained on (see `ssltk.uasr.upstream`).
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from typing import Any
 
 from ssltk.errors import UserError
 from ssltk.upstream.base import Upstream
-from ssltk.upstream.checkpoint import CheckpointNotFoundError, load_checkpoint
+from ssltk.upstream.checkpoint import CheckpointNotFoundError, load_upstream
 from ssltk.upstream.registry import REGISTRY
 from ssltk.upstream.ssl_model import SSLUpstream
+from ssltk.upstream.state_mapping import assign_state, meta_upstream
 
 __all__ = ["UnknownUpstreamError", "Upstream", "describe", "list_upstreams", "load"]
 
@@ -68,7 +73,14 @@ def load(name_or_path: str | Path, **overrides: Any) -> Upstream:
     """
     path = Path(name_or_path)
     if path.exists():
-        upstream = load_checkpoint(path)
+        from ssltk.uasr.upstream import experiment_of, load_uasr_upstream
+
+        if experiment_of(path) is not None:
+            if overrides:
+                raise UserError(f"overrides {sorted(overrides)} are not supported for a UASR "
+                                f"experiment ({path})")
+            return load_uasr_upstream(path)
+        upstream = load_upstream(path)
         if overrides:
             upstream = _apply_overrides(upstream, overrides)
         return upstream.eval()
@@ -81,9 +93,9 @@ def load(name_or_path: str | Path, **overrides: Any) -> Upstream:
 def _apply_overrides(upstream: Upstream, overrides: dict[str, Any]) -> Upstream:
     if not isinstance(upstream, SSLUpstream):
         raise UserError(f"overrides {sorted(overrides)} are not supported for {type(upstream).__name__} checkpoints")
-    rebuilt = SSLUpstream(upstream.config.replace(**overrides))
+    rebuilt = meta_upstream(upstream.config.replace(**overrides))
     try:
-        rebuilt.load_state_dict(upstream.state_dict(), strict=True)
+        assign_state(rebuilt, upstream.state_dict())  # shares the tensors: no second copy
     except RuntimeError as err:
         raise UserError(f"overrides {overrides} change the model's parameters: {err}") from err
     rebuilt.pretraining_heads = upstream.pretraining_heads

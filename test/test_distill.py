@@ -12,16 +12,16 @@ from ssltk import hub
 from ssltk.bin.distill import main as distill_main
 from ssltk.data.datadir import DataDir
 from ssltk.errors import UserError
-from ssltk.ssl.distill import (DistillConfig, DistillModel, DistillSection, default_head_layers,
+from ssltk.pretraining.distill import (DistillConfig, DistillModel, DistillSection, default_head_layers,
                                distill_loss, load_teacher, student_config)
-from ssltk.tasks.data import make_loader
-from ssltk.train import ConfigError, load_config, load_checkpoint, seed_everything
+from ssltk.data.loader import make_loader
+from ssltk.train import ConfigError, load_config, load_state, seed_everything
 from ssltk.upstream.registry import SSL_CONFIGS
 from test_tasks_common import tone_corpus
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "ssltk" / "ssl" / "conf"
+CONF_DIR = Path(__file__).resolve().parents[1] / "ssltk" / "pretraining" / "conf"
 CONF = str(CONF_DIR / "distill_debug.yaml")
 
 
@@ -221,15 +221,15 @@ def test_distill_end_to_end_and_export(tmp_path, capsys):
     assert results["best_value"] == min(losses)
     assert {"valid/l1_L1", "valid/cos_L2", "train/l1_L2", "train/cos_L1"} <= set(results["history"][-1])
     # the teacher is in no checkpoint
-    ckpt = load_checkpoint(exp / "checkpoint.pt")
+    ckpt = load_state(exp / "checkpoint.pt")
     assert not any(k.startswith("teacher.") for k in ckpt["model"])
-    best = load_checkpoint(exp / results["best_checkpoint"])
+    best = load_state(exp / results["best_checkpoint"])
     # rerun: finished, returns at once and exports the same student again
     assert distill_main(args) == 0
     assert json.loads((exp / "results.json").read_text())["steps"] == results["steps"]
     with pytest.raises(SystemExit):  # resuming with another teacher
         distill_main(args[:-3] + ["melhubert_debug", "--override", "trainer.max_epochs=5"])
-    assert "another teacher_fingerprint" in capsys.readouterr().err
+    assert "another teacher_weights (" in capsys.readouterr().err
 
     student = hub.load(exp / "student.pt")
     assert student.num_layers == 1 and student.hidden_size == 32 and student.downsample_rate == 320

@@ -112,7 +112,7 @@ def test_failing_shard_and_bad_input_give_clear_errors(data_dir, tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 1
     assert "failed" in res.stderr and "extract.1.log" in res.stderr
-    assert "--layer 7: hubert_debug has hidden states 0..2" in (out / "log" / "extract.1.log").read_text()
+    assert "layer 7: hubert_debug has hidden states 0..2" in (out / "log" / "extract.1.log").read_text()
 
     res = subprocess.run(extract_cmd(tmp_path / "nope", out), env=ENV, capture_output=True, text=True)
     assert res.returncode == 1 and "nope: data directory not found" in res.stderr

@@ -16,9 +16,9 @@ from ssltk.data.ctm import frame_labels, read_ctm
 from ssltk.data.datadir import read_table, write_table
 from ssltk.errors import UserError
 from ssltk.metrics.cluster import cluster_scores
-from ssltk.ssl.features import sample_frames
-from ssltk.ssl.kmeans import Codebook, KMeansConfig, assign, minibatch_kmeans
-from ssltk.ssl.labels import align_labels, duration_mismatches, read_info, read_labels
+from ssltk.pretraining.features import sample_frames
+from ssltk.pretraining.kmeans import Codebook, KMeansConfig, assign, minibatch_kmeans
+from ssltk.pretraining.labels import align_labels, duration_mismatches, read_info, read_labels
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -122,7 +122,7 @@ def test_ctm_frames_and_label_rates(tmp_path):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from ssltk.data.synth import generate
+    from ssltk.corpora.synth import generate
 
     root = tmp_path_factory.mktemp("km") / "cs"
     generate("codeswitch", root, seed=0, num_utts=30, nj=1)
@@ -207,3 +207,34 @@ def test_cli_errors(corpus, tmp_path, capsys):
     assert Codebook.load(out).meta["upstream"] == "toy"
     write_table(dump / "utt2num_frames", {"u1": "31"})
     fails(capsys, ["fit", "--feats", str(dump), "--k", "1", "--out", out], "utt2num_frames", "'u1'")
+
+
+class _Blobs:
+    """A FeatureSource of two well separated 2-d blobs, three utterances."""
+
+    frame_rate, dim = 100.0, 2
+
+    def describe(self):
+        return {"feats": "blobs"}
+
+    def frames(self):
+        gen = torch.Generator().manual_seed(0)
+        for i, centre in enumerate(([0.0, 0.0], [10.0, 10.0], [0.0, 0.0])):
+            yield f"u{i}", torch.tensor(centre) + 0.1 * torch.randn(50, 2, generator=gen)
+
+
+def test_fit_codebook_samples_normalises_and_records_provenance():
+    from ssltk.pretraining.kmeans import fit_codebook
+
+    codebook, stats = fit_codebook(_Blobs(), KMeansConfig(k=2, n_init=1), max_frames=120,
+                                   normalize="global", where="blobs")
+    assert stats["num_utts"] == 3
+    meta = codebook.meta
+    assert (meta["feats"], meta["k"], meta["dim"], meta["sampled_frames"], meta["total_frames"],
+            meta["trained_on"]) == ("blobs", 2, 2, 120, 150, "blobs")
+    centres = sorted((codebook.centers * codebook.std + codebook.mean).tolist())
+    assert centres[0] == pytest.approx([0.0, 0.0], abs=0.1)
+    assert centres[1] == pytest.approx([10.0, 10.0], abs=0.1)
+    assert codebook.predict(torch.tensor([[0.0, 0.1], [9.9, 10.0]])).tolist() in ([0, 1], [1, 0])
+    with pytest.raises(UserError, match=r"--k 200 is larger than the number of frames \(120, from 3 utterances of blobs\)"):
+        fit_codebook(_Blobs(), KMeansConfig(k=200), max_frames=120, where="blobs")

@@ -12,15 +12,15 @@ from ssltk.bin.kmeans import main as kmeans_main
 from ssltk.bin.pretrain import main as pretrain_main
 from ssltk.data.datadir import DataDir
 from ssltk.errors import UserError
-from ssltk.ssl.pretrain import (IGNORE, MaskedPredictionModel, PretrainConfig, PretrainModelConfig,
+from ssltk.pretraining.masked_prediction import (IGNORE, MaskedPredictionModel, PretrainConfig, PretrainModelConfig,
                                 build_model, compute_span_mask, expected_mask_fraction, km_targets,
                                 pretrain)
-from ssltk.tasks.data import make_loader
+from ssltk.data.loader import make_loader
 from ssltk.train import load_config, seed_everything
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-CONF = Path(__file__).resolve().parents[1] / "ssltk" / "ssl" / "conf"
+CONF = Path(__file__).resolve().parents[1] / "ssltk" / "pretraining" / "conf"
 DEBUG_CONF = CONF / "pretrain_melhubert_debug.yaml"
 
 
@@ -119,7 +119,7 @@ def test_loss_only_on_masked_frames():
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """80 synthetic utterances (dev: an unseen speaker), MFCC k-means labels with k = 8."""
-    from ssltk.data.synth import generate
+    from ssltk.corpora.synth import generate
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("pt")

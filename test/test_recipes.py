@@ -88,3 +88,15 @@ def test_mini_cs_asr1_scores_each_language(tmp_path):
     for metric in ("mer", "wer_en", "wer_tn"):
         assert f" {metric} " in header
     assert (recipe / "dump" / "tokens" / "char" / "tokens.txt").read_text().startswith("<blank>")
+
+
+@pytest.mark.skipif(not (FSDD / "recordings").is_dir(), reason=f"FSDD corpus not at {FSDD}")
+def test_fsdd_reg1_frame_regression_end_to_end(tmp_path):
+    recipe = recipe_copy(tmp_path, "fsdd/reg1")
+    run("./run.sh --upstreams fbank --train_config conf/tuning/train_debug.yaml", recipe, FSDD=str(FSDD))
+    assert (recipe / "data" / "test" / "log_energy.scp").read_text().count("\n") == 300
+    results = (recipe / "RESULTS.md").read_text()
+    assert "| experiment | upstream | featurizer | rmse | corr | utt_corr |" in results
+    row = next(line for line in results.splitlines() if line.startswith("| frame_reg_fbank_"))
+    rmse, corr = (float(v) for v in row.strip("|").split("|")[3:5])
+    assert corr > 0.8 and rmse < 2.5  # measured: 1.84 / 0.88 (the training mean gives 3.7 / 0)

@@ -32,3 +32,45 @@ def test_runs_with_several_seeds_share_a_row_with_mean_and_std(tmp_path):
             "| 12.50 ± - | 1 |") in lines
     order = [line.split()[1] for line in lines if line.startswith("| fewshot_hubert")]
     assert order == [f"fewshot_hubert_debug_k{k}_s*" for k in (1, 5, 20)]  # numbers sort as numbers
+
+
+def test_mean_std_and_cells_are_formatted_in_one_place():
+    from ssltk.results.table import fmt, mean_std, merge_seeds, system_of
+
+    assert mean_std([1.0, 2.0, 3.0]) == "2.00 ± 1.00"
+    assert mean_std([4.0, None, float("nan")], digits=1) == "4.0 ± -"
+    assert mean_std([None]) == "-"
+    assert fmt(0.12345, 3) == "0.123" and fmt(None) == "-" and fmt(float("nan")) == "-" and fmt(7) == "7"
+    assert system_of("gan_clip1.0_s2") == "gan_clip1.0" and system_of("gan") == "gan"
+    rows = [{"experiment": "a_s0", "upstream": "x", "per": 10.0},
+            {"experiment": "b", "upstream": "y", "per": 5.0},
+            {"experiment": "a_s1", "upstream": "x", "per": 20.0}]
+    assert merge_seeds(rows, "experiment", ("upstream",)) == [
+        {"experiment": "a_s*", "upstream": "x", "per": "15.00 ± 7.07", "seeds": 2}, rows[1]]
+
+
+def uasr_run(expdir, name, pers, ppls):
+    exp = expdir / name
+    exp.mkdir(parents=True)
+    history = [{"epoch": e + 1, "valid/weighted_lm_ppl": ppl, "valid/per": per}
+               for e, (ppl, per) in enumerate(zip(ppls, pers))]
+    best = min(range(len(ppls)), key=ppls.__getitem__)
+    (exp / "results.json").write_text(json.dumps({"best_epoch": best + 1, "best_value": ppls[best],
+                                                  "steps": 8, "history": history}))
+    for dset in ("dev", "test"):
+        (exp / f"decode_{dset}").mkdir()
+        (exp / f"decode_{dset}" / "score.json").write_text(json.dumps(
+            {"per": pers[best], "majority_per": 90.0, "majority_phone": "n"}))
+
+
+def test_uasr_results_merge_seeds_and_correlate_checkpoints(tmp_path):
+    from ssltk.bin.uasr_results import main as uasr_main
+
+    uasr_run(tmp_path, "gan_s0", [60.0, 50.0, 40.0], [30.0, 20.0, 10.0])
+    uasr_run(tmp_path, "gan_s1", [70.0, 50.0, 60.0], [30.0, 10.0, 20.0])
+    assert uasr_main(["--expdir", str(tmp_path), "--out", str(tmp_path / "RESULTS.md")]) == 0
+    lines = (tmp_path / "RESULTS.md").read_text().splitlines()
+    assert "| majority-phone baseline (`n` for every phone) | - | 90.00 | 90.00 |" in lines
+    assert "| gan | 2 | 45.00 ± 7.07 | 45.00 ± 7.07 |" in lines
+    assert "| gan_s0 | 8 | 3 | 10.00 | 40.00 | 40.00 | 40.00 (3) | 1.000 | 3 |" in lines
+    assert any("over all 6 checkpoints of all runs: **" in line for line in lines)

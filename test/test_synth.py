@@ -19,9 +19,9 @@ import soundfile as sf
 
 from ssltk.corpora import slurp
 from ssltk.data.datadir import read_table
-from ssltk.data.synth import KINDS, generate
-from ssltk.data.synth.espeak import EspeakError, Voice, find_library, open_engine
-from ssltk.data.synth.speakers import VARIANTS
+from ssltk.corpora.synth import KINDS, generate
+from ssltk.corpora.synth.espeak import EspeakError, Voice, find_library, open_engine
+from ssltk.corpora.synth.speakers import VARIANTS
 from ssltk.data.validate import validate_data_dir
 from ssltk.errors import UserError
 
@@ -217,7 +217,7 @@ def test_intent_slurp_layout_reads_back_through_the_slurp_loader(corpora, tmp_pa
 
 
 def test_intent_material_is_rich_enough():
-    from ssltk.data.synth import intent_text
+    from ssltk.corpora.synth import intent_text
 
     assert len(intent_text.TEMPLATES) >= 10
     assert all(len(actions) >= 3 for actions in intent_text.TEMPLATES.values())

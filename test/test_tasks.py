@@ -15,7 +15,8 @@ from ssltk.tasks.asr import CTCModel
 from ssltk.tasks.classification import ClassificationModel
 from ssltk.tasks.config import AsrConfig, ClsConfig, FrontendConfig
 from ssltk.tasks.ctc_decode import greedy_decode, path_log_likelihood, prefix_beam_search
-from ssltk.tasks.data import collate, encode_texts, make_loader
+from ssltk.data.loader import collate, make_loader
+from ssltk.tasks.targets import encode_texts
 from ssltk.tasks.frontend import Frontend, build_frontend
 from ssltk.tasks.heads import CTCHead, FrameStack, UtteranceHead
 from ssltk.text import build_token_dir

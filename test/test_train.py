@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ssltk.errors import UserError
-from ssltk.train import (EpochBatchSampler, TaskModel, Trainer, TrainingDiverged, config_from_dict,
+from ssltk.train import (EpochBatchSampler, TrainableModel, Trainer, TrainingDiverged, config_from_dict,
                          seed_everything)
 
 FORK = multiprocessing.get_context("fork")
@@ -34,7 +34,7 @@ def blobs(n, batch_size=16, seed=0, dim=2):
     return [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, n, batch_size)]
 
 
-class Classifier(TaskModel):
+class Classifier(TrainableModel):
     """A small MLP classifier; validation sums correct predictions."""
 
     def __init__(self, dim=2, hidden=8, dropout=0.0):
@@ -125,7 +125,7 @@ def test_finished_run_is_not_retrained(blob_run):
 
 
 def test_plain_module_dataloader_valid_interval_max_steps(tmp_path, capfd):
-    class Plain(nn.Module):  # no TaskModel base: default validation = mean of forward's outputs
+    class Plain(nn.Module):  # no TrainableModel base: default validation = mean of forward's outputs
         def __init__(self):
             super().__init__()
             self.lin = nn.Linear(2, 2)
@@ -250,7 +250,7 @@ def test_diverging_training_stops_with_a_clear_error(tmp_path):
 
 
 def test_gradient_clipping(tmp_path):
-    class Steep(TaskModel):
+    class Steep(TrainableModel):
         def __init__(self):
             super().__init__()
             self.w = nn.Parameter(torch.tensor([1.0, -2.0, 0.5]))
@@ -272,7 +272,7 @@ def test_gradient_clipping(tmp_path):
 
 # ---------------------------------------------------------------- two optimisers (GAN-style)
 
-class TinyGan(TaskModel):
+class TinyGan(TrainableModel):
     """Generator and discriminator updated alternately with their own Adam optimisers."""
 
     def __init__(self):

@@ -18,7 +18,7 @@ from ssltk.bin.tokens import main as tokens_main
 from ssltk.bin.train import main as train_main
 from ssltk.data.datadir import DataDir, read_table, write_table
 from ssltk.tasks import CONF_DIR
-from ssltk.tasks.data import make_loader
+from ssltk.data.loader import make_loader
 from ssltk.tasks.experiment import load_experiment
 from ssltk.train import Trainer
 from test_tasks_common import letter_corpus, letter_texts, tone_corpus
@@ -80,7 +80,7 @@ def test_classifier_learns_decodes_and_scores(tones, tmp_path):
     assert train("--task", "cls", "--config", CLS_CONF, "--train", train_dir, "--valid", dev_dir,
                  "--exp", exp, "--override", "trainer.max_epochs=2") == 0
     assert results(exp)["best_value"] >= 0.9
-    meta = yaml.safe_load((exp / "task.yaml").read_text())
+    meta = yaml.safe_load((exp / "exp.yaml").read_text())
     assert meta["task"] == "cls" and meta["input"] == "audio" and meta["labels"] == ["noise", "tone"]
     assert len((exp / "featurizer_weights.txt").read_text().split()) == 1  # fbank: one hidden state
     assert infer_main(["--exp", str(exp), "--data", str(dev_dir), "--out", str(exp / "dec")]) == 0

@@ -181,12 +181,12 @@ def test_trainer_config_programmatic_checks():
 
 
 def test_cls_config_rejects_mean_pooling_of_normalised_utterances(tmp_path):
-    from ssltk.tasks.config import SCHEMAS
+    from ssltk.tasks.registry import TASKS
 
     path = tmp_path / "c.yaml"
     path.write_text("frontend: {utterance_mvn: true}\ncls: {pooling: mean}\n")
     with pytest.raises(ConfigError, match=r"c.yaml: cls.pooling: mean pooling straight after "
                                           r"frontend.utterance_mvn"):
-        load_config(path, SCHEMAS["cls"])
+        load_config(path, TASKS["cls"].schema)
     path.write_text("frontend: {utterance_mvn: true}\ncls: {pooling: attentive}\n")
-    assert load_config(path, SCHEMAS["cls"]).cls.pooling == "attentive"
+    assert load_config(path, TASKS["cls"].schema).cls.pooling == "attentive"

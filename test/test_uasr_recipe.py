@@ -4,14 +4,16 @@ espeak phonemes + phone LM -> features -> k-means targets -> CLIP targets -> tra
 decoding (transcripts, segments, posteriorgrams, unit ids) -> RESULTS.md."""
 
 import json
+import os
 import re
+import subprocess
 
 import pytest
 from test_recipes import recipe_copy, run  # test/ is on sys.path (pytest's default import mode)
 
 from ssltk.data.datadir import read_table
 
-TINY = ('./run.sh --local_data_opts "--num_utts 40" --seeds "0 1" --km_k 8 '
+TINY = ('./run.sh --feats_upstream fbank --local_data_opts "--num_utts 40" --seeds "0 1" --km_k 8 '
         '--train_args "--override trainer.max_epochs=2 data.updates_per_epoch=4 data.batch_size=8"')
 
 
@@ -66,3 +68,20 @@ def test_rerun_is_a_noop(recipe):
     stamps = {p: p.stat().st_mtime_ns for p in products}
     run(f"{TINY} --stage 2 --stop_stage 7", recipe)
     assert {p: p.stat().st_mtime_ns for p in products} == stamps
+
+
+def test_melhubert_features_need_the_mini_synth_recipe(tmp_path):
+    recipe = recipe_copy(tmp_path, "mini_uasr/uasr1")
+    res = subprocess.run(["bash", "-c", "./run.sh --stage 4 --stop_stage 4"], cwd=recipe,
+                         capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode != 0
+    assert "../../mini_synth/ssl1/exp/pretrain1/upstream.pt" in res.stderr
+    assert "(cd ../../mini_synth/ssl1 && ./run.sh)" in res.stderr and "--feats_upstream fbank" in res.stderr
+    assert not (recipe / "dump").exists()
+
+
+def test_a_missing_upstream_checkpoint_is_named(tmp_path):
+    recipe = recipe_copy(tmp_path, "mini_uasr/uasr1")
+    res = subprocess.run(["bash", "-c", "./run.sh --feats_upstream nowhere/model.pt --stage 4 --stop_stage 4"],
+                         cwd=recipe, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode != 0 and "--upstream nowhere/model.pt: no such checkpoint" in res.stderr

@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from ssltk.data.synth.corpus import phone_string
-from ssltk.data.synth.espeak import STRESS_MARKS, Voice, find_library, open_engine
+from ssltk.corpora.synth.corpus import phone_string
+from ssltk.corpora.synth.espeak import STRESS_MARKS, Voice, find_library, open_engine
 from ssltk.uasr.lm import ArpaLM
 from ssltk.uasr.text import (SIL, TextError, insert_silences, phonemize, prune_rare_phones,
                              read_phone_inventory, read_phone_lines, write_phone_inventory)

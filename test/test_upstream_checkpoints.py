@@ -27,6 +27,7 @@ from test_upstream_common import (
 
 import ssltk.hub as hub
 from ssltk.upstream import CheckpointError, KeyMismatchError, save_s3prl_hubert, save_ssltk
+from ssltk.upstream.state_mapping import build_ssl_upstream
 
 pytest.importorskip("transformers")
 TOL = 1e-4
@@ -192,6 +193,24 @@ def test_overrides_apply_to_checkpoints(tmp_path):
     assert hub.load(tmp_path / "up.pt", layerdrop=0.3).config.layerdrop == 0.3
     with pytest.raises(ValueError, match="change the model"):
         hub.load(tmp_path / "up.pt", hidden_size=64)
+
+
+def test_loading_takes_over_tensors_and_converts_like_copying():
+    """Loaded weights become the parameters without a copy; fp16 or non-contiguous ones end
+    up as ``load_state_dict``'s copy into the fp32 parameters would leave them."""
+    original = hub.load("hubert_debug")
+    state = {k: v.clone() for k, v in original.state_dict().items()}
+    half, strided = "encoder.layers.0.ffn.fc1.weight", "encoder.layers.1.ffn.fc1.weight"
+    kept = "encoder.norm.weight"
+    state[half] = state[half].half()
+    state[strided] = state[strided].t().contiguous().t()
+    loaded = build_ssl_upstream("test", original.config, state)
+    params = dict(loaded.named_parameters())
+    assert params.keys() == state.keys()
+    assert all(p.device.type == "cpu" and p.dtype == torch.float32 and p.is_contiguous() and p.requires_grad
+               for p in params.values())
+    assert torch.equal(params[half], state[half].float()) and torch.equal(params[strided], state[strided])
+    assert params[kept].data_ptr() == state[kept].data_ptr()
 
 
 def test_key_mismatch_lists_missing_and_unexpected_names(tmp_path):

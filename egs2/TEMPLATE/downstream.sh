@@ -2,16 +2,19 @@
 # Shared stages of the downstream recipes (asr1/asr.sh, cls1/cls.sh call this
 # with --task): an SSL (or FBANK) upstream, a weighted sum or one layer, and a
 # task head, from data preparation to RESULTS.md.  Run from a recipe directory.
+# Everything task-specific (targets, outputs, which tables to score) is asked of
+# the task (ssltk.tasks.registry: cls, asr, cs, ...), never switched on here.
 set -euo pipefail
 
-log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*" >&2; }
+# shellcheck source=utils/stage_lib.sh
+. utils/stage_lib.sh  # log, die, set_launcher
 
 # General
 stage=1                 # first stage to run
 stop_stage=100          # last stage to run
 nj=4                    # parallel jobs (feature dumps)
 ngpu=0                  # GPUs for training (0: CPU; >1: DDP through torchrun)
-task=                   # cls | asr | cs (set by cls.sh / asr.sh)
+task=                   # a registered task: cls, asr, cs, ... (cls.sh / asr.sh set it)
 expdir=exp              # experiments go to ${expdir}/<tag>
 exp_tag=                # default: <task>_<upstream>_<featurizer>_<config name>
 dumpdir=dump            # feature dumps and token lists
@@ -34,20 +37,21 @@ train_args=             # extra ssltk.bin.train arguments, e.g. "--override trai
 inference_args=         # extra ssltk.bin.infer arguments, e.g. "--beam 10"
 
 # Task specifics
-label_table=utt2category  # cls: the reference label table
-intent=false            # cls: also scenario and action accuracy (intent = scenario_action)
-text_table=text         # asr/cs (cls: for a CTC task): the transcript table (text, text.phn)
-token_type=char         # asr/cs/cls: char | bpe | phone | word
-bpe_size=100            # asr/cs: sentencepiece vocabulary for token_type=bpe
-lang_tags=text.lang     # cs: word-level language tag table
-score_units=word,char   # asr: units to score (word, char, phone)
+label_table=            # cls: the label table (overrides cls.label_table of the config)
+intent=                 # cls: true: also scenario and action accuracy (overrides cls.intent)
+text_table=text         # transcript table for the token list (text, text.phn); stage 3 runs
+                        # when the training set has it
+token_type=char         # char | bpe | phone | word
+bpe_size=100            # sentencepiece vocabulary for token_type=bpe
+lang_tags=text.lang     # word-level language tags (bilingual bpe token lists)
+score_units=            # asr: units to score (word, char, phone; default: the task's choice)
 
 help_message=$(cat <<EOF
-Usage: $0 --task cls|asr|cs --train_set <set> --valid_set <set> --test_sets "<sets>" [options]
+Usage: $0 --task <task> --train_set <set> --valid_set <set> --test_sets "<sets>" [options]
 Stages:
   1: data preparation (local/data.sh)     5: training (ssltk.bin.train)
   2: data validation                      6: inference (ssltk.bin.infer)
-  3: token list (asr, cs; cls: if text)   7: scoring and RESULTS.md
+  3: token list (if the train set has it) 7: scoring and RESULTS.md
   4: feature dump (--feats_type dump)
 Options (default):
   --stage (${stage}) --stop_stage (${stop_stage}) --nj (${nj}) --ngpu (${ngpu})
@@ -73,8 +77,7 @@ if [ $# -ne 0 ]; then
     exit 1
 fi
 
-die() { log "error: $*"; exit 1; }
-case "${task}" in cls|asr|cs) ;; *) die "--task must be cls, asr or cs, not '${task}'" ;; esac
+[ -n "${task}" ] || die "--task is required"
 [ -n "${train_set}" ] && [ -n "${valid_set}" ] || die "--train_set and --valid_set are required"
 [ -n "${train_config}" ] || die "--train_config is required"
 [ -f "${train_config}" ] || die "--train_config ${train_config}: no such file"
@@ -94,9 +97,8 @@ token_dir=${dumpdir}/tokens/${token_type}
 feats_dir=${dumpdir}/${upstream_tag}_layer${layer}
 train_opts=(--task "${task}" --config "${train_config}" --upstream "${upstream}"
             --override "frontend.featurizer=${featurizer}" "frontend.layer=${layer}")
-if [ "${task}" = cls ]; then
-    train_opts+=(--override "cls.label_table=${label_table}" "cls.intent=${intent}")
-fi
+[ -n "${label_table}" ] && train_opts+=(--override "cls.label_table=${label_table}")
+[ -n "${intent}" ] && train_opts+=(--override "cls.intent=${intent}")
 
 # Where stage 5-6 read each set: the data dir or its feature dump.
 set_dir() { if [ "${feats_type}" = dump ]; then echo "${feats_dir}/$1"; else echo "data/$1"; fi; }
@@ -114,14 +116,18 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     done
 fi
 
-# cls: a token list only where there are transcripts (for a config with cls.ctc_weight > 0)
-if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ] \
-        && { [ "${task}" != cls ] || [ -f "data/${train_set}/${text_table}" ]; }; then
-    log "Stage 3: token list (${token_type}) -> ${token_dir}"
-    token_opts=(--text "data/${train_set}/${text_table}" --type "${token_type}" --out "${token_dir}")
-    [ "${token_type}" = bpe ] && token_opts+=(--bpe_size "${bpe_size}")
-    [ "${task}" = cs ] && [ "${token_type}" = bpe ] && token_opts+=(--lang_tags "data/${train_set}/${lang_tags}")
-    python -m ssltk.bin.tokens "${token_opts[@]}"
+# A token list wherever there are transcripts; the task decides whether it uses one.
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+    if [ -f "data/${train_set}/${text_table}" ]; then
+        log "Stage 3: token list (${token_type}) -> ${token_dir}"
+        token_opts=(--text "data/${train_set}/${text_table}" --type "${token_type}" --out "${token_dir}")
+        [ "${token_type}" = bpe ] && token_opts+=(--bpe_size "${bpe_size}")
+        [ "${token_type}" = bpe ] && [ -f "data/${train_set}/${lang_tags}" ] \
+            && token_opts+=(--lang_tags "data/${train_set}/${lang_tags}")
+        python -m ssltk.bin.tokens "${token_opts[@]}"
+    else
+        log "Stage 3: no data/${train_set}/${text_table}: no token list"
+    fi
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ] && [ "${feats_type}" = dump ]; then
@@ -136,14 +142,8 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     log "Stage 5: training -> ${exp} (log: ${exp}/log/train.log)"
     mkdir -p "${exp}"
     [ "${feats_type}" = dump ] && train_opts+=(--feats)
-    if [ "${task}" != cls ] || [ -f "${token_dir}/tokens.txt" ]; then
-        train_opts+=(--tokens "${token_dir}")
-    fi
-    if [ "${ngpu}" -gt 1 ]; then
-        launcher=(python -m torch.distributed.run --standalone --nproc_per_node "${ngpu}" -m ssltk.bin.train)
-    else
-        launcher=(python -m ssltk.bin.train)
-    fi
+    [ -f "${token_dir}/tokens.txt" ] && train_opts+=(--tokens "${token_dir}")
+    set_launcher "${ngpu}" ssltk.bin.train
     # shellcheck disable=SC2086
     ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" \
         "${launcher[@]}" "${train_opts[@]}" --train "$(set_dir "${train_set}")" \
@@ -167,14 +167,9 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     for dset in ${test_sets}; do
         log "Stage 7: scoring ${dset}"
         decode=${exp}/decode_${dset}
-        case "${task}" in
-            cls) score_opts=(--ref "data/${dset}/${label_table}" --hyp "${decode}/predictions")
-                 [ "${intent}" = true ] && score_opts+=(--intent) ;;
-            asr) score_opts=(--ref "data/${dset}/${text_table}" --hyp "${decode}/hyp" --units "${score_units}") ;;
-            cs)  score_opts=(--ref "data/${dset}/${text_table}" --hyp "${decode}/hyp"
-                             --lang-tags "data/${dset}/${lang_tags}") ;;
-        esac
-        python -m ssltk.bin.score --task "${task}" "${score_opts[@]}" --out "${decode}/result.txt"
+        score_opts=(--exp "${exp}" --data "data/${dset}" --decode "${decode}" --out "${decode}/result.txt")
+        [ -n "${score_units}" ] && score_opts+=(--units "${score_units}")
+        python -m ssltk.bin.score "${score_opts[@]}"
     done
     python -m ssltk.bin.results_table --expdir "${expdir}" --out RESULTS.md
     log "Results: $(pwd)/RESULTS.md"

@@ -9,19 +9,18 @@ Gaussian noise of standard deviation ``--noise``, written as a feature dump
 Perfectly phonetic features tell whether a method fails because of the features or of
 itself: an unsupervised ASR GAN must learn a phone mapping from them alone (the phone
 identities are not given to it, only which frames share a phone).  Uses labels: never
-report it as an unsupervised result.  ``--labels`` fixes the phone order (a file of phones,
-one per line; written on the first set and reused for the others).
+report it as an unsupervised result.  The dump names no upstream (``upstream: null``):
+models train on it, but cannot compute its features from audio.  ``--labels`` fixes the
+phone order (a file of phones, one per line; written on the first set and reused for the
+others).  Details: ``ssltk.uasr.alignment``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from ssltk.errors import UserError, cli_main
-
-GAP = "<gap>"  # the class of frames that no segment covers
+from ssltk.errors import cli_main
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,49 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    import kaldiio
-    import numpy as np
-    import yaml
+    from ssltk.uasr.alignment import alignment_dump
 
-    from ssltk.data.ctm import frame_labels, read_ctm
-    from ssltk.data.datadir import read_table, write_table, write_text_atomic
-
-    data, out = Path(args.data), Path(args.out)
-    ctm_path = data / args.ctm
-    if not ctm_path.is_file():
-        raise UserError(f"{ctm_path}: no such alignment")
-    ctm = read_ctm(ctm_path)
-    durations = {u: float(d) for u, d in read_table(data / "utt2dur").items()}
-    labels_path = Path(args.labels) if args.labels else None
-    if labels_path is not None and labels_path.is_file():
-        phones = labels_path.read_text(encoding="utf-8").split()
-    else:
-        phones = sorted({seg[2] for segs in ctm.values() for seg in segs}) + [GAP]
-        if labels_path is not None:
-            write_text_atomic(labels_path, "".join(p + "\n" for p in phones))
-    index = {p: i for i, p in enumerate(phones)}
-    rng = np.random.default_rng(args.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    frames = {}
-    with kaldiio.WriteHelper(f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}") as writer:
-        for utt in sorted(durations, key=str.encode):
-            if utt not in ctm:
-                raise UserError(f"{ctm_path}: no alignment for '{utt}'")
-            n = int(durations[utt] * args.frame_rate)
-            ids = [index.get(p or GAP) for p in frame_labels(ctm[utt], n, args.frame_rate)]
-            if None in ids:
-                raise UserError(f"{ctm_path}: '{utt}' has a phone missing from {labels_path}")
-            x = np.zeros((n, len(phones)), np.float32)
-            x[np.arange(n), ids] = 1.0
-            x += args.noise * rng.standard_normal(x.shape).astype(np.float32)
-            writer(utt, x)
-            frames[utt] = str(n)
-    write_table(out / "utt2num_frames", frames)
-    info = {"upstream": f"alignment:{ctm_path}", "layer": None, "weights": None,
-            "layer_norm": False, "dim": len(phones), "frame_rate": args.frame_rate,
-            "noise": args.noise}
-    write_text_atomic(out / "feats_info.yaml", yaml.safe_dump(info, sort_keys=False))
-    print(f"alignment_feats: {len(frames)} utterances, {len(phones)} phones -> {out}", file=sys.stderr)
+    n, phones = alignment_dump(args.data, args.out, ctm=args.ctm, frame_rate=args.frame_rate,
+                               noise=args.noise, labels=args.labels, seed=args.seed)
+    print(f"alignment_feats: {n} utterances, {phones} phones -> {args.out}", file=sys.stderr)
     return 0
 
 

@@ -8,8 +8,8 @@ its prediction heads train with ``ssltk.train.Trainer`` (resumable: rerunning th
 command continues from ``EXP/checkpoint.pt``; the best checkpoint is chosen by
 ``trainer.best_metric``, ``valid/loss`` by default).  At the end the best checkpoint's
 student is written to ``EXP/student.pt``, an upstream checkpoint for
-``ssltk.hub.load`` / ``--upstream``.  Example configs: ``ssltk/ssl/conf/distill_*.yaml``;
-details in ``ssltk.ssl.distill``.
+``ssltk.hub.load`` / ``--upstream``.  Example configs: ``ssltk/pretraining/conf/distill_*.yaml``;
+details in ``ssltk.pretraining.distill``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ssltk.ssl.distill import train
+    from ssltk.pretraining.distill import train
 
     results = train(args.config, args.train, args.valid, args.exp, teacher=args.teacher,
                     overrides=args.override)

@@ -1,6 +1,6 @@
 """HuBERT / MelHuBERT masked-prediction pre-training on k-means labels (text.km).
 
-    python -m ssltk.bin.pretrain --config ssltk/ssl/conf/pretrain_melhubert_debug.yaml \\
+    python -m ssltk.bin.pretrain --config ssltk/pretraining/conf/pretrain_melhubert_debug.yaml \\
         --train data/train --valid data/dev --exp exp/pt [--override trainer.max_epochs=5]
 
 Labels: ``text.km`` + ``km_info.yaml`` of each data dir (``python -m ssltk.bin.kmeans label``),
@@ -8,7 +8,7 @@ or of ``--train-labels`` / ``--valid-labels`` dirs.  Rerunning the same command 
 from ``EXP/checkpoint.pt``.  At the end ``EXP/upstream.pt`` holds the best checkpoint's
 encoder (by ``valid/acc_m``): ``ssltk.hub.load("EXP/upstream.pt")`` returns it, and
 ``model.upstream: EXP/upstream.pt`` continues pre-training from it.
-Example configs: ``ssltk/ssl/conf/``.
+Example configs: ``ssltk/pretraining/conf/``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ssltk.ssl.pretrain import UPSTREAM_FILE, pretrain
+    from ssltk.pretraining.masked_prediction import UPSTREAM_FILE, pretrain
 
     results = pretrain(args.config, args.train, args.valid, args.exp, args.train_labels,
                        args.valid_labels, args.override)

@@ -19,7 +19,7 @@ from ssltk.errors import UserError, cli_main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ssltk.data.synth import KINDS
+    from ssltk.corpora.synth import KINDS
 
     parser = argparse.ArgumentParser(prog="ssltk.bin.synth_corpus", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    from ssltk.data.synth import generate
+    from ssltk.corpora.synth import generate
 
     args = build_parser().parse_args(argv)
     options = {}

@@ -19,7 +19,7 @@ import argparse
 import sys
 
 from ssltk.errors import cli_main
-from ssltk.tasks import TASKS
+from ssltk.tasks.registry import TASKS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,22 +8,16 @@ order is the generator's output order), ``lm.phones.txt`` (one ``<SIL>``-inserte
 sequence per line: the GAN's real samples), ``words.phn`` (phones without silences,
 `` | `` between words), ``lm.phones.<order>.arpa`` (interpolated modified Kneser-Ney
 LM on ``lm.phones.txt``) and ``text_info.json``. Deterministic for given inputs and
-options; every file is written atomically.
+options; every file is written atomically (ssltk.uasr.text.prepare_text).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-import numpy as np
-
-from ssltk.data.datadir import write_json, write_text_atomic
 from ssltk.errors import UserError, cli_main
-from ssltk.uasr.lm import ArpaLM, train_ngram, write_arpa
-from ssltk.uasr.text import (SIL, insert_silences, phonemize, prune_rare_phones, read_phone_lines,
-                             words_line, write_phone_inventory)
+from ssltk.uasr.text import phonemize, prepare_text, read_phone_lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,33 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     sentences = []
     if args.text:
         with open(args.text, encoding="utf-8") as f:
-            lines = [line for line in f if line.strip()]
-        sentences += phonemize(lines, args.language, nj=args.nj)
+            sentences += phonemize([line for line in f if line.strip()], args.language, nj=args.nj)
     if args.phones:
         sentences += read_phone_lines(args.phones, with_utt=args.phones_with_utt)
-    num_in = len(sentences)
-    kept, counts, pruned, dropped = prune_rare_phones(sentences, args.min_phone_count)
-    if not kept:
-        raise UserError(f"every sentence has a phone seen fewer than {args.min_phone_count} times")
-    rng = np.random.default_rng(args.seed)
-    lm_lines = [insert_silences(s, args.sil_prob, rng) for s in kept]
-    counts[SIL] = sum(line.count(SIL) for line in lm_lines)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_phone_inventory(out / "phones.txt", counts)
-    write_text_atomic(out / "lm.phones.txt", "".join(" ".join(s) + "\n" for s in lm_lines))
-    write_text_atomic(out / "words.phn", "".join(words_line(s) + "\n" for s in kept))
-    arpa = out / f"lm.phones.{args.lm_order}.arpa"
-    write_arpa(train_ngram(lm_lines, args.lm_order), arpa)
-    ppl = ArpaLM.read(arpa).perplexity(lm_lines)
-    write_json(out / "text_info.json", {
-        "sentences_in": num_in, "sentences_kept": len(kept), "sentences_dropped": dropped,
-        "pruned_phones": pruned, "min_phone_count": args.min_phone_count,
-        "inventory_size": len(counts), "seed": args.seed, "sil_prob": args.sil_prob,
-        "lm_order": args.lm_order, "lm_train_perplexity": round(ppl, 4),
-    })
-    print(f"uasr_text: {len(kept)}/{num_in} sentences, {len(counts)} phones, "
-          f"{args.lm_order}-gram LM perplexity {ppl:.2f} -> {out}", file=sys.stderr)
+    info = prepare_text(sentences, args.out, sil_prob=args.sil_prob, seed=args.seed,
+                        min_phone_count=args.min_phone_count, lm_order=args.lm_order)
+    print(f"uasr_text: {info['sentences_kept']}/{info['sentences_in']} sentences, "
+          f"{info['inventory_size']} phones, {args.lm_order}-gram LM perplexity "
+          f"{info['lm_train_perplexity']:.2f} -> {args.out}", file=sys.stderr)
     return 0
 
 

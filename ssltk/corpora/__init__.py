@@ -4,5 +4,5 @@
 - `ssltk.corpora.slurp`: SLURP's JSONL + audio layout (the real corpus and
   ssltk's synthetic intent corpus).
 
-Synthetic corpora in real corpora's layouts come from `ssltk.data.synth`.
+Synthetic corpora in real corpora's layouts come from `ssltk.corpora.synth`.
 """

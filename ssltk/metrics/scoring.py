@@ -7,10 +7,12 @@ the headline values in percent (``wer``, ``cer``, ``per``, ``mer``,
 
 from __future__ import annotations
 
+from ssltk.data.datadir import read_table
 from ssltk.errors import UserError
 from ssltk.metrics.accuracy import accuracy, intent_accuracies
 from ssltk.metrics.codeswitch import language_errors
-from ssltk.metrics.edit_distance import ErrorCounts, corpus_errors, tokenize_for_scoring
+from ssltk.metrics.edit_distance import (ErrorCounts, check_same_utts, corpus_errors,
+                                         tokenize_for_scoring)
 from ssltk.metrics.report import error_table, format_alignment
 
 RATE_NAMES = {"word": "wer", "char": "cer", "phone": "per"}
@@ -86,3 +88,14 @@ def score_classification(refs: dict[str, str], hyps: dict[str, str], intent: boo
 
 def _rate(correct: int, total: int) -> float:
     return round(100.0 * correct / total, 2) if total else 0.0
+
+
+def read_scored_tables(ref, hyp) -> tuple[dict[str, str], dict[str, str]]:
+    """Reference and hypothesis text tables, with the same utterances (an error otherwise)."""
+    refs, hyps = read_table(ref), read_table(hyp)
+    check_same_utts(refs, hyps, str(ref), str(hyp))
+    return refs, hyps
+
+
+def score_header(task: str, ref, hyp) -> str:
+    return f"# ssltk score ({task})\n\nref: {ref}\nhyp: {hyp}\n\n"

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
-from ssltk.metrics.edit_distance import count_errors
+from ssltk.data.datadir import DataDir, read_table
+from ssltk.errors import UserError
+from ssltk.metrics.edit_distance import UNITS, count_errors
+from ssltk.metrics.scoring import read_scored_tables, score_asr, score_codeswitch, score_header
+from ssltk.tasks.base import DownstreamTask, RunContext, copy_tokens, tokenizer_of
+from ssltk.tasks.config import AsrTaskConfig
 from ssltk.tasks.ctc_decode import decode, greedy_decode
 from ssltk.tasks.frontend import Frontend
 from ssltk.tasks.heads import CTCHead
+from ssltk.tasks.targets import encode_texts
 from ssltk.text import Tokenizer
-from ssltk.train import TaskModel
+from ssltk.train import TrainableModel
 
 
-class CTCModel(TaskModel):
+class CTCModel(TrainableModel):
     """Frontend -> `CTCHead`; CTC loss summed over an utterance, averaged over the batch.
 
     Utterances with fewer frames than their transcript needs give an infinite
@@ -77,3 +85,64 @@ class CTCModel(TaskModel):
     def predict(self, batch: dict, beam: int = 1, **kwargs) -> list[str]:
         """Transcripts of a batch."""
         return [self.tokenizer.decode(ids) for ids in self.decode_batch(batch, beam, **kwargs)]
+
+
+class AsrTask(DownstreamTask):
+    """``asr``: CTC over the token list's transcripts; scored by error rates (WER, CER, PER)."""
+
+    name = "asr"
+    schema = AsrTaskConfig
+    section = "asr"
+
+    def setup(self, cfg, train: DataDir, run: RunContext) -> dict:
+        copy_tokens(cfg.asr, run, f"task {self.name}")
+        return {}
+
+    def targets(self, cfg, ddir: DataDir, run: RunContext, meta: dict) -> dict:
+        return encode_texts(ddir, run.kind, run.tokenizer, cfg.asr.allow_unk)
+
+    def build_model(self, frontend, cfg, meta: dict, exp, run=None) -> CTCModel:
+        return CTCModel(frontend, tokenizer_of(exp, run), cfg.asr)
+
+    def default_beam(self, cfg) -> int:
+        return cfg.asr.beam_size
+
+    def decode(self, model: CTCModel, batch: dict, beam: int) -> dict[str, list]:
+        ids = model.decode_batch(batch, beam)
+        return {"hyp": [model.tokenizer.decode(i) for i in ids],
+                "hyp.token": [" ".join(model.tokenizer.token_list.decode(i)) for i in ids]}
+
+    def score_inputs(self, cfg, meta, exp, data: Path, decode: Path):
+        tokenizer = tokenizer_of(exp, None)
+        units = "phone" if tokenizer.type == "phone" else "word,char"
+        return data / tokenizer.table, decode / "hyp", {"units": units}
+
+    def score(self, ref: Path, hyp: Path, options: dict) -> tuple[str, dict]:
+        units = [u.strip() for u in str(options.get("units") or "word,char").split(",") if u.strip()]
+        bad = [u for u in units if u not in UNITS]
+        if bad or not units:
+            raise UserError(f"--units: unknown unit(s) {bad} (choose from {', '.join(UNITS)})")
+        refs, hyps = read_scored_tables(ref, hyp)
+        return score_asr(refs, hyps, units, score_header(self.name, ref, hyp))
+
+
+class CodeSwitchTask(AsrTask):
+    """``cs``: CTC ASR with a bilingual token list; scored by the mixed error rate and the
+    WER of each language (word-level language tags, ``text.lang``)."""
+
+    name = "cs"
+
+    def score_inputs(self, cfg, meta, exp, data: Path, decode: Path):
+        tokenizer = tokenizer_of(exp, None)
+        return data / tokenizer.table, decode / "hyp", {"lang_tags": data / (tokenizer.lang_table or "text.lang")}
+
+    def score(self, ref: Path, hyp: Path, options: dict) -> tuple[str, dict]:
+        tags_path = options.get("lang_tags")
+        if not tags_path:
+            raise UserError("--task cs needs --lang-tags (the text.lang table)")
+        refs, hyps = read_scored_tables(ref, hyp)
+        tags = read_table(tags_path)
+        missing = [u for u in refs if u not in tags]
+        if missing:
+            raise UserError(f"utterance '{missing[0]}' of {ref} is missing from {tags_path}")
+        return score_codeswitch(refs, hyps, tags, score_header(self.name, ref, hyp))

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltk.data.datadir import DataDir, sort_key
+from ssltk.data.loader import lookup
+from ssltk.errors import UserError
 from ssltk.metrics.accuracy import split_intent
+from ssltk.metrics.scoring import read_scored_tables, score_classification, score_header
+from ssltk.tasks.base import DownstreamTask, RunContext, copy_tokens, tokenizer_of
+from ssltk.tasks.config import ClsTaskConfig
 from ssltk.tasks.frontend import Frontend
 from ssltk.tasks.heads import UtteranceHead
+from ssltk.tasks.targets import encode_labels, encode_texts
 from ssltk.text import Tokenizer
-from ssltk.train import TaskModel
+from ssltk.train import TrainableModel
 
 
-class ClassificationModel(TaskModel):
+class ClassificationModel(TrainableModel):
     """Frontend -> `UtteranceHead`; cross-entropy over ``labels`` (the class names).
 
     With ``cfg.ctc_weight > 0`` (multi-task), a linear CTC layer on the head's
@@ -85,3 +94,43 @@ class ClassificationModel(TaskModel):
     @torch.no_grad()
     def predict(self, batch: dict, **_) -> list[str]:
         return [self.labels[i] for i in self.logits(batch).argmax(-1).tolist()]
+
+
+class ClassificationTask(DownstreamTask):
+    """``cls``: one label per utterance from ``cls.label_table``; scored by accuracy."""
+
+    name = "cls"
+    schema = ClsTaskConfig
+    section = "cls"
+
+    def setup(self, cfg, train: DataDir, run: RunContext) -> dict:
+        table = cfg.cls.label_table
+        labels = sorted(set(lookup(train, run.kind, table).values()), key=sort_key)
+        if len(labels) < 2:
+            raise UserError(f"{train.path / table}: classification needs at least 2 labels, "
+                            f"found {labels}")
+        if cfg.cls.ctc_weight > 0:
+            copy_tokens(cfg.cls, run, "cls.ctc_weight > 0")
+        return {"labels": labels}
+
+    def targets(self, cfg, ddir: DataDir, run: RunContext, meta: dict) -> dict:
+        table = cfg.cls.label_table
+        labels = encode_labels(lookup(ddir, run.kind, table), meta["labels"], ddir.path / table)
+        if cfg.cls.ctc_weight == 0:
+            return labels
+        texts = encode_texts(ddir, run.kind, run.tokenizer, False)
+        return {utt: (label, texts[utt]) for utt, label in labels.items()}
+
+    def build_model(self, frontend, cfg, meta: dict, exp, run=None) -> ClassificationModel:
+        tokenizer = tokenizer_of(exp, run) if cfg.cls.ctc_weight > 0 else None
+        return ClassificationModel(frontend, meta["labels"], cfg.cls, tokenizer)
+
+    def decode(self, model: ClassificationModel, batch: dict, beam: int) -> dict[str, list]:
+        return {"predictions": model.predict(batch)}
+
+    def score_inputs(self, cfg, meta, exp, data: Path, decode: Path):
+        return data / cfg.cls.label_table, decode / "predictions", {"intent": cfg.cls.intent}
+
+    def score(self, ref: Path, hyp: Path, options: dict) -> tuple[str, dict]:
+        refs, hyps = read_scored_tables(ref, hyp)
+        return score_classification(refs, hyps, bool(options.get("intent")), score_header("cls", ref, hyp))

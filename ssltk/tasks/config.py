@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ssltk.data.augment import check_speed_factors
+from ssltk.data.loader import DataConfig
 from ssltk.train.config import TrainerConfig, require
 
 
@@ -40,21 +41,6 @@ class FrontendConfig:
         if self.speed_perturb is not None:
             problem = check_speed_factors(self.speed_perturb)
             require(problem is None, "speed_perturb", str(problem))
-
-
-@dataclass
-class DataConfig:
-    """Batching: length-sorted batches bounded by padded seconds (batch size x longest)."""
-
-    batch_seconds: float = 100.0  # training batches
-    max_batch: int = 32  # utterances per batch at most
-    valid_batch_seconds: float | None = None  # validation / inference (default: batch_seconds)
-
-    def __post_init__(self) -> None:
-        require(self.batch_seconds > 0, "batch_seconds", f"must be > 0, got {self.batch_seconds}")
-        require(self.max_batch >= 1, "max_batch", f"must be >= 1, got {self.max_batch}")
-        require(self.valid_batch_seconds is None or self.valid_batch_seconds > 0,
-                 "valid_batch_seconds", f"must be > 0 or null, got {self.valid_batch_seconds}")
 
 
 @dataclass
@@ -127,6 +113,3 @@ class AsrTaskConfig:
     data: DataConfig = field(default_factory=DataConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
 
-
-# ``cs`` (code-switching ASR) is CTC ASR with a bilingual token list: the asr schema.
-SCHEMAS = {"cls": ClsTaskConfig, "asr": AsrTaskConfig, "cs": AsrTaskConfig}

@@ -1,9 +1,10 @@
 """Features for a task head: upstream + featurizer on audio, or precomputed features.
 
-Batches (see `ssltk.tasks.data`) hold either ``wavs``/``wav_lens`` (features are
+Batches (see `ssltk.data.loader`) hold either ``wavs``/``wav_lens`` (features are
 computed on the fly) or ``feats``/``feat_lens`` (read from a dump made by
 ``ssltk.bin.extract_feats``, which already holds one layer or a weighted sum:
-no featurizer applies).
+no featurizer applies).  Upstream and featurizer come from a `FeatureSpec` (the
+config's, or the one stored in a dump's ``feats_info.yaml``): `spec_frontend`.
 
 A frozen upstream (the default) stays in eval mode, runs without gradients,
 has no trainable parameters, and is left out of the model's ``state_dict``:
@@ -23,7 +24,8 @@ from torch import nn
 
 from ssltk.data.augment import speed_perturb
 from ssltk.errors import UserError
-from ssltk.train.task import freeze_child
+from ssltk.featurizer import FeatureSpec
+from ssltk.train.model import freeze_child
 from ssltk.upstream.base import valid_mask
 
 
@@ -84,35 +86,34 @@ class Frontend(nn.Module):
         return (feats - mean) * torch.rsqrt(var + 1e-5) * mask, lens
 
 
+def frontend_spec(cfg) -> FeatureSpec:
+    """The `FeatureSpec` of a `FrontendConfig`."""
+    return FeatureSpec(cfg.upstream, layer=cfg.layer, layer_norm=cfg.layer_norm,
+                       mode=cfg.featurizer, layers=cfg.layers)
+
+
+def spec_frontend(spec: FeatureSpec, finetune: bool = False,
+                  speed_perturb: list[float] | None = None,
+                  utterance_mvn: bool = False) -> Frontend:
+    """A `Frontend` computing the features of ``spec`` from audio."""
+    upstream, featurizer = spec.build()
+    return Frontend(upstream, featurizer, finetune=finetune, speed_perturb=speed_perturb,
+                    utterance_mvn=utterance_mvn)
+
+
 def build_frontend(cfg, input_dim: int | None = None) -> Frontend:
     """A `Frontend` from a `FrontendConfig`; ``input_dim`` given: precomputed features."""
     if input_dim is not None:
         return Frontend(input_dim=input_dim, speed_perturb=cfg.speed_perturb,
                         utterance_mvn=cfg.utterance_mvn)
-    from ssltk import hub
-    from ssltk.featurizer import Featurizer
-
-    upstream = hub.load(cfg.upstream)
-    featurizer = Featurizer(upstream, mode=cfg.featurizer, layer=cfg.layer, layers=cfg.layers,
-                            layer_norm=cfg.layer_norm)
-    return Frontend(upstream, featurizer, finetune=cfg.finetune_upstream,
-                    speed_perturb=cfg.speed_perturb, utterance_mvn=cfg.utterance_mvn)
+    return spec_frontend(frontend_spec(cfg), finetune=cfg.finetune_upstream,
+                         speed_perturb=cfg.speed_perturb, utterance_mvn=cfg.utterance_mvn)
 
 
-def frontend_for_dump(info: dict) -> Frontend:
-    """The on-the-fly frontend that computes what a feature dump holds (``feats_info.yaml``)."""
-    from ssltk import hub
-    from ssltk.featurizer import Featurizer
-
-    upstream = hub.load(info["upstream"])
-    if info.get("weights"):
-        featurizer = Featurizer(upstream, mode="weighted_sum", layer_norm=bool(info.get("layer_norm")),
-                                weights_path=info["weights"])
-    else:
-        layer = info.get("layer")
-        featurizer = Featurizer(upstream, mode="layer", layer=-1 if layer is None else int(layer),
-                                layer_norm=bool(info.get("layer_norm")))
-    return Frontend(upstream, featurizer)
+def frontend_for_dump(info: dict, utterance_mvn: bool = False) -> Frontend:
+    """The on-the-fly frontend that computes what a feature dump holds (its
+    ``feats_info.yaml``); an error when no upstream made the features."""
+    return spec_frontend(FeatureSpec.from_info(info), utterance_mvn=utterance_mvn)
 
 
 @torch.no_grad()

@@ -1,6 +1,6 @@
 """One trainer for every ssltk task.
 
-A task supplies a model (see `ssltk.train.task` for the contract), batch
+An entry point supplies a model (see `ssltk.train.model` for the contract), batch
 iterables and a config; the `Trainer` does the rest::
 
     cfg = load_config("conf/train.yaml", MyTaskConfig)   # has a `trainer:` section
@@ -11,17 +11,17 @@ iterables and a config; the `Trainer` does the rest::
     results = Trainer(model, train, valid, cfg, "exp/my_task").fit()
 """
 
-from ssltk.train.checkpoint import average_state_dicts, load_checkpoint, save_atomic, seed_everything
+from ssltk.train.checkpoint import average_state_dicts, load_state, save_atomic, seed_everything
 from ssltk.train.config import (Config, ConfigError, FieldError, OptimConfig, SchedulerConfig,
                                 TrainerConfig, config_from_dict, config_to_dict, load_config,
                                 save_config)
 from ssltk.train.sampler import EpochBatchSampler
-from ssltk.train.task import TaskModel
+from ssltk.train.model import TrainableModel
 from ssltk.train.trainer import Trainer, TrainingDiverged
 
 __all__ = [
     "Config", "ConfigError", "EpochBatchSampler", "FieldError", "OptimConfig", "SchedulerConfig",
-    "TaskModel", "Trainer", "TrainerConfig", "TrainingDiverged", "average_state_dicts",
-    "config_from_dict", "config_to_dict", "load_checkpoint", "load_config", "save_atomic",
+    "TrainableModel", "Trainer", "TrainerConfig", "TrainingDiverged", "average_state_dicts",
+    "config_from_dict", "config_to_dict", "load_state", "load_config", "save_atomic",
     "save_config", "seed_everything",
 ]

@@ -30,7 +30,7 @@ def save_atomic(obj: Any, path: str | Path) -> None:
         raise
 
 
-def load_checkpoint(path: str | Path) -> dict:
+def load_state(path: str | Path) -> dict:
     """Read a trainer checkpoint onto the CPU; a broken file is a `UserError`."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)

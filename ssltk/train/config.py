@@ -103,7 +103,7 @@ class TrainerConfig:
     accum_grad: int = 1  # micro-batches per update
     grad_clip: float | None = None  # max L2 norm of the gradients; 0 or null: off
     optim: OptimConfig = field(default_factory=OptimConfig)
-    # Models with several parameter groups (see `TaskModel.param_groups`): the
+    # Models with several parameter groups (see `TrainableModel.param_groups`): the
     # optimiser of each named group; groups not listed use `optim`.
     group_optim: dict[str, OptimConfig] = field(default_factory=dict)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)

@@ -28,13 +28,14 @@ from torch import nn
 from ssltk.device import select_device
 from ssltk.errors import UserError
 from ssltk.train import distributed as D
-from ssltk.train.checkpoint import (average_state_dicts, load_checkpoint, rng_state, save_atomic,
+from ssltk.train.checkpoint import (average_state_dicts, load_state, rng_state, save_atomic,
                                     seed_everything, set_rng_state)
 from ssltk.train.config import TrainerConfig, config_to_dict, save_config
+from ssltk.train.expdir import diff_keys
 from ssltk.train.optim import build_optimizer, lr_factor
 from ssltk.data.datadir import write_json
 from ssltk.train.reporting import FILE_ONLY, Meter, attach_handlers, epoch_line, fmt, progress_bar
-from ssltk.train.task import default_validation_metrics, default_validation_step
+from ssltk.train.model import default_validation_metrics, default_validation_step
 
 
 class TrainingDiverged(UserError):
@@ -47,7 +48,7 @@ SINGLE_GROUP = "model"
 class Trainer:
     """Train ``model`` on ``train_batches``, validating on ``valid_batches``.
 
-    ``model`` follows the contract in `ssltk.train.task`.  The batch
+    ``model`` follows the contract in `ssltk.train.model`.  The batch
     iterables are iterated once per epoch (lists, DataLoaders,
     `EpochBatchSampler`); when they (or their ``batch_sampler`` / ``sampler``)
     have ``set_epoch``, it is called before each epoch.  Tensors in a batch
@@ -468,7 +469,7 @@ class Trainer:
         path = self.checkpoint_path
         if not (self.cfg.resume and path.exists()):
             return False
-        ckpt = load_checkpoint(path)
+        ckpt = load_state(path)
         try:
             self.model.load_state_dict(ckpt["model"])
         except RuntimeError as e:
@@ -484,7 +485,7 @@ class Trainer:
         for key in ("epoch", "step", "best", "nbest", "history", "bad_streak", "bad_total"):
             setattr(self, key, ckpt[key])
         set_rng_state(ckpt["rng"])
-        changed = _diff(ckpt.get("config", {}), config_to_dict(self.cfg))
+        changed = diff_keys(ckpt.get("config", {}), config_to_dict(self.cfg))
         self.log.info("resumed from %s: epoch %d, step %d%s", path, self.epoch, self.step,
                       f" (config changed: {', '.join(changed)})" if changed else "")
         return True
@@ -594,14 +595,3 @@ def _unknown_metric(name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return f"trainer.best_metric: '{name}' is not computed{hint} (available: {', '.join(known)})"
-
-
-def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            keys += _diff(a, b, f"{prefix}{key}.")
-        elif a != b and not (isinstance(a, (list, tuple)) and list(a) == list(b or [])):
-            keys.append(f"{prefix}{key}")
-    return keys

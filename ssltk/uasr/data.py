@@ -1,7 +1,8 @@
 """Unpaired batches for the GAN: speech features (+ k-means labels, + CLIP targets) and,
 independently, real phone sequences.
 
-Speech comes from a feature dump (``ssltk.bin.extract_feats``; read once into memory),
+Speech comes from a feature dump (`ssltk.data.dump`, e.g. of ``ssltk.bin.extract_feats``;
+read once into memory; ``spec`` says which features),
 text from ``lm.phones.txt`` (one ``<SIL>``-inserted phone sequence per line, made by
 ``ssltk.bin.uasr_text``).  A training "epoch" is ``updates_per_epoch`` batches (the
 trainer validates and checkpoints after each, as fairseq's ``validate_interval_updates``):
@@ -17,14 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ssltk.data.datadir import DataDir, DataDirError, read_entries
+from ssltk.data.datadir import DataDir, DataDirError
+from ssltk.data.dump import Dump
 from ssltk.errors import UserError
-from ssltk.ssl.features import DumpSource
-from ssltk.ssl.labels import align_labels, read_info, read_labels
-from ssltk.tasks.data import read_feats_info
-
-SIL = "<SIL>"
-WORD_BOUNDARY = "|"
+from ssltk.pretraining.labels import align_labels, read_info, read_labels
+from ssltk.uasr.text import read_phone_table
 
 
 class SpeechSet:
@@ -32,17 +30,16 @@ class SpeechSet:
 
     def __init__(self, dump_dir: str | Path, km_dir: str | Path | None = None,
                  clip_targets: str | Path | None = None, ref_dir: str | Path | None = None):
-        ddir = DataDir(dump_dir)
-        self.info = read_feats_info(ddir)
+        dump = Dump(DataDir(dump_dir).path)
+        self.path, self.info, self.spec = dump.path, dump.info, dump.spec
         self.frame_rate = float(self.info["frame_rate"])
-        source = DumpSource(ddir.path)
         self.utts, self.feats = [], []
-        for utt, mat in source.frames():
+        for utt, mat in dump:
             self.utts.append(utt)
-            self.feats.append(mat)
+            self.feats.append(torch.from_numpy(mat))
         if not self.utts:
-            raise DataDirError(f"{ddir.path}: no utterances in feats.scp")
-        self.dim = int(self.feats[0].shape[1])
+            raise DataDirError(f"{dump.scp}: no utterances")
+        self.dim = dump.dim
         self.km = self._labels(km_dir) if km_dir else None
         self.targets = self._targets(clip_targets) if clip_targets else None
         self.refs = self._refs(ref_dir) if ref_dir else None
@@ -75,8 +72,7 @@ class SpeechSet:
         path = Path(ref_dir) / "text.phn"
         if not path.is_file():
             raise DataDirError(f"{path}: no such file (reference phones for PER)")
-        table = {e.key: [p for p in e.value.split() if p not in (WORD_BOUNDARY, SIL)]
-                 for e in read_entries(path)}
+        table = read_phone_table(path)
         missing = [u for u in self.utts if u not in table]
         if missing:
             raise DataDirError(f"{path}: no reference for '{missing[0]}' ({len(missing)} missing)")

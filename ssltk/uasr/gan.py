@@ -32,12 +32,12 @@ from torch import nn
 
 from ssltk.metrics.edit_distance import count_errors
 from ssltk.train.config import OptimConfig, TrainerConfig, require
-from ssltk.train.task import TaskModel, freeze_child
-from ssltk.uasr.data import SIL
+from ssltk.train.model import TrainableModel, freeze_child
 from ssltk.uasr.losses import (aux_kmeans_loss, diversity_penalty, gan_loss, gradient_penalty,
                                smoothness_loss)
 from ssltk.uasr.model import (Discriminator, DiscriminatorConfig, Generator, GeneratorConfig,
                               join_segments)
+from ssltk.uasr.text import SIL
 from ssltk.upstream.base import valid_mask
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class UasrConfig:
     data: UasrDataConfig = field(default_factory=UasrDataConfig)
 
 
-class UasrModel(TaskModel):
+class UasrModel(TrainableModel):
     """Generator + discriminator (+ k-means head, + frozen CLIP text encoder)."""
 
     def __init__(self, input_dim: int, phones: list[str], cfg: GanConfig,
@@ -115,7 +115,8 @@ class UasrModel(TaskModel):
             raise ValueError(f"the phone inventory has no {SIL}")
         self.cfg = cfg
         self.phones = list(phones)
-        self.sil = self.phones.index(SIL)
+        self.index = {p: i for i, p in enumerate(self.phones)}
+        self.sil = self.index[SIL]
         self.generator = Generator(input_dim, len(phones), cfg.generator)
         self.discriminator = Discriminator(len(phones), cfg.discriminator)
         self.aux_head = None
@@ -238,7 +239,7 @@ class UasrModel(TaskModel):
             hyp = self.hypothesis(d["runs"])
             counts["pred_phones"] += len(hyp)
             for p in hyp:
-                seen[self.phones.index(p)] += 1
+                seen[self.index[p]] += 1
             if self.lm is not None:
                 counts["lm_logprob"] += self.lm.score(hyp, bos=True, eos=True)
             if "refs" in batch:
@@ -270,7 +271,6 @@ class UasrModel(TaskModel):
 
 # ---------------------------------------------------------------- experiment
 
-META_FILE = "uasr.yaml"
 
 
 def build_model(cfg: UasrConfig, input_dim: int, phones: list[str], num_clusters: int | None,
@@ -292,11 +292,9 @@ def train(config, train_feats, valid_feats, text_dir, exp_dir, km_dir=None, clip
     ``clip_targets``: CLIP targets of the training utterances.  ``valid_ref``: a data dir
     with ``text.phn`` for the validation set (PER logged, never used for selection).
     """
-    import yaml
-
-    from ssltk.data.datadir import write_text_atomic
     from ssltk.errors import UserError
     from ssltk.train import Trainer, load_config, seed_everything
+    from ssltk.train.expdir import ExpDir, config_sections
     from ssltk.uasr.data import GanBatches, SpeechSet, read_phone_text
     from ssltk.uasr.lm import ArpaLM
     from ssltk.uasr.text import read_phone_inventory
@@ -319,34 +317,29 @@ def train(config, train_feats, valid_feats, text_dir, exp_dir, km_dir=None, clip
     text = read_phone_text(text_dir / "lm.phones.txt", phones)
     seed_everything(cfg.trainer.seed)
     model = build_model(cfg, train_set.dim, phones, getattr(train_set, "num_clusters", None), lm=lm)
-    exp = Path(exp_dir)
-    exp.mkdir(parents=True, exist_ok=True)
-    meta = {"phones": phones, "input_dim": train_set.dim, "frame_rate": train_set.frame_rate,
-            "num_clusters": getattr(train_set, "num_clusters", None), "lm": str(arpas[0]),
-            "features": {k: train_set.info.get(k) for k in ("upstream", "layer", "dim")}}
-    write_text_atomic(exp / META_FILE, yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
+    exp = ExpDir(exp_dir)
+    exp.start({"kind": "uasr", "phones": phones, "input_dim": train_set.dim,
+               "frame_rate": train_set.frame_rate,
+               "num_clusters": getattr(train_set, "num_clusters", None), "lm": str(arpas[0]),
+               "features": {**train_set.spec.to_info(), "dim": train_set.dim},
+               **config_sections(cfg, "gan")}, exp.resuming(cfg.trainer))
     batches = GanBatches(train_set, text, cfg.data.batch_size, cfg.data.updates_per_epoch,
                          seed=cfg.trainer.seed)
-    trainer = Trainer(model, batches, valid_set.eval_batches(cfg.data.valid_batch_size), cfg, exp)
+    trainer = Trainer(model, batches, valid_set.eval_batches(cfg.data.valid_batch_size), cfg, exp.path)
     return trainer.fit()
 
 
 def load_trained(exp_dir, checkpoint: str | None = None) -> UasrModel:
-    """The generator of a finished run (best checkpoint by default), in eval mode."""
-    import yaml
-
+    """The generator of a run (``checkpoint``: see `ExpDir.weights_path`; default the best),
+    in eval mode."""
     from ssltk.train import load_config
-    from ssltk.train.checkpoint import load_checkpoint
+    from ssltk.train.expdir import ExpDir
 
-    exp = Path(exp_dir)
-    meta = yaml.safe_load((exp / META_FILE).read_text(encoding="utf-8"))
+    exp = ExpDir(exp_dir)
+    meta = exp.read_meta("uasr")
     cfg = load_config(exp / "config.yaml", UasrConfig)
     cfg.gan.clip_weight = 0.0  # the frozen encoder only matters for training
     model = UasrModel(meta["input_dim"], meta["phones"], cfg.gan, num_clusters=meta["num_clusters"])
-    path = exp / checkpoint if checkpoint else exp / "valid.weighted_lm_ppl.best.pth"
-    state = load_checkpoint(path)
-    state = state["model"] if "model" in state and "optimizers" in state else state
-    state = {k: v for k, v in state.items() if not k.startswith("clip_encoder.")}
-    model.load_state_dict(state)
+    exp.load_model(model, checkpoint or "best", optional=("clip_encoder.",))
     model.frame_rate = float(meta["frame_rate"])
     return model.eval()

@@ -1,23 +1,31 @@
 """A small CLIP for the synthetic unpaired corpus: scenes stand in for images.
 
 Every sentence of the ``unpaired`` corpus describes a scene (its slots: subject, verb,
-object, setting; ``ssltk.data.synth.unpaired.scene_table``).  `SceneEncoder` plays
+object, setting; ``ssltk.corpora.synth.unpaired.scene_table``).  `SceneEncoder` plays
 CLIP's image tower (slot embeddings summed, an MLP, L2-normalised), `TextEncoder`
 (``ssltk.uasr.clip``) its text tower over phones.  Both are trained with the symmetric
 InfoNCE loss on the TEXT-ONLY side only (phone sequences with ``<SIL>`` inserted as in
 the GAN's real text, paired with their scenes), then frozen.  A speech utterance's CLIP
 target is the scene encoder's embedding of its scene (``utt2scene``): its "image", never
-an encoding of its transcript.
+an encoding of its transcript.  `clip_targets` does all of it for a corpus
+(``ssltk.bin.clip_targets``).
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssltk.uasr.clip import TextEncoder, info_nce
+from ssltk.data.datadir import read_table, write_json
+from ssltk.errors import UserError
+from ssltk.uasr.clip import TextEncoder, info_nce, save_text_encoder, write_targets
+from ssltk.uasr.text import insert_silences, read_phone_inventory, read_phone_lines, read_phone_table
 
 SLOTS = ("s", "v", "o", "p")
 
@@ -94,3 +102,55 @@ def recall(text_enc: TextEncoder, scene_enc: SceneEncoder, texts: list[list[int]
     rank = (sims > sims[torch.arange(len(texts)), [index[tuple(s)] for s in scenes]][:, None]).sum(1)
     return {f"r@{k}": round(float((rank < k).float().mean()), 4) for k in ks} | {
         "candidates": len(distinct), "queries": len(texts)}
+
+
+def clip_targets(corpus: str | Path, phones: str | Path, data_dirs: list[str | Path], out: str | Path,
+                 *, steps: int = 300, dim: int = 64, sil_prob: float = 0.5, seed: int = 0,
+                 log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> dict:
+    """Train the scene CLIP on ``corpus/text_only`` (``text.phn`` + ``text.scene``; 10% held
+    out) with phone vocabulary ``phones`` and write ``out/text_encoder.pt``,
+    ``out/scene_encoder.pt``, ``out/<set>/targets.scp`` of each data dir (scene embedding
+    of its ``utt2scene``) and ``out/clip_info.json`` (the returned summary: loss,
+    held-out recall, and each set's reference-phone recall, for evaluation only)."""
+    corpus, out = Path(corpus), Path(out)
+    vocab = read_phone_inventory(phones)
+    index = {p: i for i, p in enumerate(vocab)}
+    scene_file = corpus / "text_only" / "text.scene"
+    if not scene_file.is_file():
+        raise UserError(f"{scene_file}: no such file (a corpus made by ssltk.bin.synth_corpus "
+                        "--kind unpaired has it; regenerate an older one)")
+    words = read_phone_lines(corpus / "text_only" / "text.phn")
+    scenes = scene_file.read_text(encoding="utf-8").split()
+    if len(words) != len(scenes):
+        raise UserError(f"{scene_file}: {len(scenes)} scenes for {len(words)} sentences")
+    rng = np.random.default_rng(seed)
+    texts, pairs = [], []
+    for w, sc in zip(words, scenes):
+        seq = insert_silences(w, sil_prob, rng)
+        if all(p in index for p in seq):  # sentences with pruned phones are left out
+            texts.append([index[p] for p in seq])
+            pairs.append(scene_ids(sc))
+    order = rng.permutation(len(texts))
+    held = sorted(order[:max(1, len(texts) // 10)].tolist())
+    train = sorted(set(range(len(texts))) - set(held))
+    text_enc, scene_enc, loss = train_clip([texts[i] for i in train], [pairs[i] for i in train],
+                                           vocab, steps=steps, dim=dim, seed=seed, log=log)
+    info = {"train_pairs": len(train), "loss": round(loss, 4), "steps": steps,
+            "heldout_text": recall(text_enc, scene_enc, [texts[i] for i in held],
+                                   [pairs[i] for i in held])}
+    save_text_encoder(text_enc, out / "text_encoder.pt")
+    torch.save({"config": scene_enc.config, "state_dict": scene_enc.state_dict()},
+               out / "scene_encoder.pt")
+    for ddir in map(Path, data_dirs):
+        utt2scene = read_table(ddir / "utt2scene")
+        with torch.no_grad():
+            emb = scene_enc(torch.tensor([scene_ids(s) for s in utt2scene.values()])).numpy()
+        write_targets(out / ddir.name / "targets.scp", dict(zip(utt2scene, emb)))
+        if (ddir / "text.phn").is_file():  # evaluation only: what a perfect generator gets
+            refs = read_phone_table(ddir / "text.phn")
+            utts = [u for u in utt2scene if u in refs]
+            info[f"{ddir.name}_reference_phones"] = recall(
+                text_enc, scene_enc, [[index[p] for p in refs[u] if p in index] for u in utts],
+                [scene_ids(utt2scene[u]) for u in utts])
+    write_json(out / "clip_info.json", info)
+    return info

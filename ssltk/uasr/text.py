@@ -1,8 +1,9 @@
 """Text side of wav2vec-U: phonemise, insert silences, prune rare phones, phone inventory.
 
 Our own implementation of what fairseq's ``prepare_text.sh`` and
-``phonemize_with_sil.py`` do, with the phone labels of ``ssltk.data.synth`` so the
-text side and the synthetic corpus's audio side agree.
+``phonemize_with_sil.py`` do, with the phone labels of ``ssltk.corpora.synth`` so the
+text side and the synthetic corpus's audio side agree.  `prepare_text` writes the
+whole text side of a recipe (``ssltk.bin.uasr_text``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ssltk.data.datadir import write_text_atomic
-from ssltk.data.synth.corpus import WORD_BOUNDARY
+from ssltk.data.datadir import read_entries, write_json, write_text_atomic
+from ssltk.corpora.synth.corpus import WORD_BOUNDARY
 from ssltk.errors import UserError
 
 SIL = "<SIL>"
@@ -63,16 +64,21 @@ def read_phone_lines(path: str | os.PathLike, with_utt: bool = False) -> list[Wo
     return out
 
 
+def read_phone_table(path: str | os.PathLike) -> dict[str, list[str]]:
+    """A data dir's ``text.phn`` as ``{utt: phones}``, word boundaries dropped (references)."""
+    return {e.key: [p for w in parse_phone_line(e.value) for p in w] for e in read_entries(path)}
+
+
 def phonemize(sentences: Sequence[str], language: str = "en-us", nj: int = 1) -> list[Words]:
-    """Phones of each word of each sentence, from espeak-ng via ``ssltk.data.synth``.
+    """Phones of each word of each sentence, from espeak-ng via ``ssltk.corpora.synth``.
 
     The same engine, voice (``Voice(language)``, seed 0) and labels as the synthetic
     corpus's ``text_only/text.phn``. espeak synthesises audio that is discarded: about
     two espeak runs per sentence (a few ms to tens of ms each, CPU); ``nj`` processes.
     Words espeak joins with the next one (an empty phone list) are dropped.
     """
-    from ssltk.data.synth.espeak import Voice
-    from ssltk.data.synth.render import Job, Segment, render_all
+    from ssltk.corpora.synth.espeak import Voice
+    from ssltk.corpora.synth.render import Job, Segment, render_all
 
     texts = [normalize(s) for s in sentences]
     for i, t in enumerate(texts):
@@ -142,3 +148,37 @@ def read_phone_inventory(path: str | os.PathLike) -> list[str]:
 def words_line(words: Iterable[Sequence[str]]) -> str:
     """The ``text.phn`` form of one sentence: phones, `` | `` between words."""
     return f" {WORD_BOUNDARY} ".join(" ".join(w) for w in words if w)
+
+
+def prepare_text(sentences: Sequence[Words], out: str | os.PathLike, *, sil_prob: float = 0.5,
+                 min_phone_count: int = 1, lm_order: int = 4, seed: int = 0) -> dict:
+    """Write the GAN's text side of ``sentences`` into ``out``: ``phones.txt`` (inventory,
+    ``<SIL>`` included), ``lm.phones.txt`` (``<SIL>``-inserted phone lines),
+    ``words.phn``, ``lm.phones.<lm_order>.arpa`` (Kneser-Ney phone LM) and
+    ``text_info.json`` (the returned summary).  Deterministic for given inputs."""
+    from ssltk.uasr.lm import ArpaLM, train_ngram, write_arpa
+
+    if not 0.0 <= sil_prob <= 1.0:
+        raise UserError(f"--sil_prob must be in [0, 1], got {sil_prob}")
+    if min_phone_count < 1 or lm_order < 1:
+        raise UserError("--min_phone_count and --lm_order must be >= 1")
+    kept, counts, pruned, dropped = prune_rare_phones(sentences, min_phone_count)
+    if not kept:
+        raise UserError(f"every sentence has a phone seen fewer than {min_phone_count} times")
+    rng = np.random.default_rng(seed)
+    lm_lines = [insert_silences(s, sil_prob, rng) for s in kept]
+    counts[SIL] = sum(line.count(SIL) for line in lm_lines)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_phone_inventory(out / "phones.txt", counts)
+    write_text_atomic(out / "lm.phones.txt", "".join(" ".join(s) + "\n" for s in lm_lines))
+    write_text_atomic(out / "words.phn", "".join(words_line(s) + "\n" for s in kept))
+    arpa = out / f"lm.phones.{lm_order}.arpa"
+    write_arpa(train_ngram(lm_lines, lm_order), arpa)
+    ppl = ArpaLM.read(arpa).perplexity(lm_lines)
+    info = {"sentences_in": len(sentences), "sentences_kept": len(kept), "sentences_dropped": dropped,
+            "pruned_phones": pruned, "min_phone_count": min_phone_count,
+            "inventory_size": len(counts), "seed": seed, "sil_prob": sil_prob,
+            "lm_order": lm_order, "lm_train_perplexity": round(ppl, 4)}
+    write_json(out / "text_info.json", info)
+    return info

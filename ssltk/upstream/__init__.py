@@ -4,7 +4,7 @@ from ssltk.upstream.base import Upstream
 from ssltk.upstream.checkpoint import (
     CheckpointError,
     KeyMismatchError,
-    load_checkpoint,
+    load_upstream,
     save_s3prl_hubert,
     save_ssltk,
 )
@@ -20,7 +20,7 @@ __all__ = [
     "KeyMismatchError",
     "SSLUpstream",
     "Upstream",
-    "load_checkpoint",
+    "load_upstream",
     "save_s3prl_hubert",
     "save_ssltk",
 ]

@@ -37,7 +37,7 @@ __all__ = [
     "CheckpointNotFoundError",
     "KeyMismatchError",
     "detect_layout",
-    "load_checkpoint",
+    "load_upstream",
     "save_s3prl_hubert",
     "save_ssltk",
 ]
@@ -94,7 +94,7 @@ def detect_layout(obj: Any) -> str:
     return "unknown"
 
 
-def load_checkpoint(path: str | Path) -> Upstream:
+def load_upstream(path: str | Path) -> Upstream:
     """Load an upstream from a checkpoint file or a Hugging Face directory."""
     path = Path(path)
     if path.is_dir():

@@ -77,6 +77,18 @@ def hf_config(values: dict[str, Any], source: str, do_normalize: bool = False) -
     )
 
 
+def _read_safetensors(file: Path) -> dict[str, torch.Tensor]:
+    """Tensors read into memory, not memory-mapped: a mapping would stay resident as long
+    as any one tensor of the file lives (e.g. a kept pre-training head) and would break if
+    the file were rewritten while the model is in use."""
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(file), device="cpu", backend="pread")
+    except TypeError:  # older safetensors: memory-mapped only
+        return load_file(str(file), device="cpu")
+
+
 def _hf_weights(directory: Path) -> dict[str, torch.Tensor]:
     candidates = [
         "model.safetensors",
@@ -96,9 +108,7 @@ def _hf_weights(directory: Path) -> dict[str, torch.Tensor]:
         state: dict[str, torch.Tensor] = {}
         for file in files:
             if file.suffix == ".safetensors":
-                from safetensors.torch import load_file
-
-                state.update(load_file(str(file), device="cpu"))
+                state.update(_read_safetensors(file))
             else:
                 state.update(torch.load(file, map_location="cpu", weights_only=True))
         return state

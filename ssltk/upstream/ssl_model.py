@@ -84,7 +84,7 @@ class SSLUpstream(Upstream):
         """Frontend output before the feature projection: ``(features[B, T', C], lens[B])``.
 
         ``forward`` is ``encoder(feature_projection(extract_features(...)))``; masked-prediction
-        pre-training (:mod:`ssltk.ssl.pretrain`) calls the three steps itself to put its mask
+        pre-training (:mod:`ssltk.pretraining.masked_prediction`) calls the three steps itself to put its mask
         embedding before or after the projection. Needs ``wavs.shape[1] >= min_samples``.
         """
         wav_lens = wav_lens.to(device=wavs.device, dtype=torch.long)

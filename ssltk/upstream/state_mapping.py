@@ -30,7 +30,6 @@ class KeyMismatchError(CheckpointError):
         )
 
 
-
 def map_state(
     source: str,
     cfg: EncoderConfig,
@@ -61,18 +60,39 @@ def map_state(
     return ours, heads
 
 
+def meta_upstream(cfg: EncoderConfig) -> SSLUpstream:
+    """An :class:`SSLUpstream` on the meta device: no memory and no random init, for a
+    model whose weights all come from a state dict (:func:`assign_state`)."""
+    with torch.device("meta"):
+        return SSLUpstream(cfg)
+
+
+def assign_state(model: SSLUpstream, state: dict[str, torch.Tensor]) -> SSLUpstream:
+    """Make ``state``'s tensors the parameters of ``model`` (strict names and shapes, else
+    ``RuntimeError``), so that loading never holds the weights twice. A tensor is copied
+    only where ``load_state_dict`` copying would have converted it: to the parameter's
+    dtype, or into a contiguous layout."""
+    own = model.state_dict()
+    state = {k: v.to(own[k].dtype).contiguous() if k in own else v for k, v in state.items()}
+    model.load_state_dict(state, strict=True, assign=True)
+    return model
+
+
 def build_ssl_upstream(
     source: str, cfg: EncoderConfig, state: dict[str, torch.Tensor], heads: dict[str, torch.Tensor] | None = None
 ) -> SSLUpstream:
-    """Build an :class:`SSLUpstream` from ``cfg`` and an ssltk-named state dict (strict)."""
-    model = SSLUpstream(cfg)
+    """Build an :class:`SSLUpstream` from ``cfg`` and an ssltk-named state dict (strict).
+
+    The state's tensors become the parameters (see :func:`assign_state`): pass tensors
+    that nothing else will modify, e.g. those just read from a file."""
+    model = meta_upstream(cfg)
     expected = set(model.state_dict())
     missing = sorted(expected - set(state))
     unexpected = sorted(set(state) - expected)
     if missing or unexpected:
         raise KeyMismatchError(source, missing, unexpected)
     try:
-        model.load_state_dict(state, strict=True)
+        assign_state(model, state)
     except RuntimeError as err:
         raise CheckpointError(f"{source}: {err}") from err
     model.pretraining_heads = dict(heads or {})

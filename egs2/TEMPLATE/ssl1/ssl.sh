@@ -6,7 +6,8 @@
 # Run from a recipe directory (egs2/<corpus>/ssl1).  Options: ssl.sh --help
 set -euo pipefail
 
-log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*" >&2; }
+# shellcheck source=utils/stage_lib.sh
+. utils/stage_lib.sh  # log, die, fresh, set_launcher
 
 # General
 stage=1                 # first stage to run
@@ -75,7 +76,6 @@ if [ $# -ne 0 ]; then
     exit 1
 fi
 
-die() { log "error: $*"; exit 1; }
 [ -n "${train_set}" ] && [ -n "${valid_set}" ] || die "--train_set and --valid_set are required"
 [ "${train_set}" != "${valid_set}" ] || die "--train_set and --valid_set must differ (labels of both go to one k-means dir)"
 need_config() {  # need_config <option name> <value> <first stage using it>
@@ -100,22 +100,7 @@ pt2=${expdir}/pretrain2
 kd=${expdir}/distill
 updir=${expdir}/upstreams
 
-# fresh OUT [INPUT ...]: OUT exists and no INPUT is newer (a finished step, skipped on a rerun).
-fresh() {
-    local out=$1 dep
-    shift
-    [ -e "${out}" ] || return 1
-    for dep in "$@"; do
-        [ "${dep}" -nt "${out}" ] && return 1
-    done
-    return 0
-}
-
-if [ "${ngpu}" -gt 1 ]; then
-    launcher=(python -m torch.distributed.run --standalone --nproc_per_node "${ngpu}" -m)
-else
-    launcher=(python -m)
-fi
+set_launcher "${ngpu}"  # launcher: python -m, through torch.distributed.run for ngpu > 1
 
 # kmeans_iteration <km dir> <iteration> <fit options...>: fit a codebook on data/${train_set},
 # label the train and valid sets into <km dir>/<set>/text.km, score them where ${ctm} exists.

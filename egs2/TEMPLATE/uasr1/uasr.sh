@@ -5,7 +5,8 @@
 # Options: uasr.sh --help
 set -euo pipefail
 
-log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*" >&2; }
+# shellcheck source=utils/stage_lib.sh
+. utils/stage_lib.sh  # log, die, fresh, trained
 
 # General
 stage=1                 # first stage to run
@@ -79,7 +80,6 @@ if [ $# -ne 0 ]; then
     exit 1
 fi
 
-die() { log "error: $*"; exit 1; }
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     [ -n "${gan_config}" ] || die "--gan_config is required for stage 7"
     [ -f "${gan_config}" ] || die "--gan_config ${gan_config}: no such file"
@@ -87,17 +87,9 @@ fi
 [[ "${km_k}" =~ ^[0-9]+$ ]] || die "--km_k must be a non-negative integer, not '${km_k}'"
 case "${remove_silence}" in true|false) ;; *) die "--remove_silence must be true or false";; esac
 [ -n "${feats_tag}" ] || feats_tag=$(basename "${upstream}" .pt)${layer:+_l${layer}}
-
-# fresh OUT [INPUT ...]: OUT exists and no INPUT is newer (a finished step, skipped on a rerun).
-fresh() {
-    local out=$1 dep
-    shift
-    [ -e "${out}" ] || return 1
-    for dep in "$@"; do
-        [ "${dep}" -nt "${out}" ] && return 1
-    done
-    return 0
-}
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ] && [[ "${upstream}" == */* || "${upstream}" == *.pt ]]; then
+    [ -e "${upstream}" ] || die "--upstream ${upstream}: no such checkpoint (from $(pwd))"
+fi
 
 # the speech sets, and the data dir each is read from after stage 2
 speech_sets="${train_set} ${valid_set} ${test_sets}"
@@ -181,10 +173,12 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ] && [ "${km_k}" -gt 0 ]; the
     fi
 fi
 
+# system_of WEIGHT: the experiment name of a CLIP weight (gan, gan_clip1.0, ...)
+system_of() { if awk -v w="$1" 'BEGIN { exit !(w > 0) }'; then echo "gan_clip$1"; else echo gan; fi; }
 use_clip=false
 for w in ${clip_weights}; do
     [[ "${w}" =~ ^[0-9]*\.?[0-9]+$ ]] || die "--clip_weights: '${w}' is not a number"
-    [ "$(python -c "print(float('${w}') > 0)")" = True ] && use_clip=true
+    [ "$(system_of "${w}")" != gan ] && use_clip=true
 done
 [ -n "${clip_dir}" ] || clip_dir=${expdir}/clip
 
@@ -200,9 +194,6 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ] && ${use_clip}; then
     fi
 fi
 
-# system name of a CLIP weight
-system_of() { if [ "$(python -c "print(float('$1') > 0)")" = True ]; then echo "gan_clip$1"; else echo gan; fi; }
-
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     log "Stage 7: GAN training (seeds: ${seeds}; CLIP weights: ${clip_weights})"
     km_args=()
@@ -213,8 +204,7 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
             --override gan.clip_weight="${w}" gan.clip_encoder="${clip_dir}/text_encoder.pt")
         for seed in ${seeds}; do
             exp=${expdir}/$(system_of "${w}")_s${seed}
-            if [ -f "${exp}/results.json" ] && \
-               python -c "import json,sys; sys.exit(0 if json.load(open('${exp}/results.json'))['finished'] else 1)"; then
+            if trained "${exp}"; then
                 log "${exp}: finished"
                 continue
             fi

@@ -1,9 +1,0 @@
-"""Building upstreams: SSL pre-training and distillation.
-
-``kmeans``: mini-batch k-means codebooks (fit, save/load, predict);
-``features``: frames from a feature dump or a hub upstream's layer;
-``labels``: ``text.km`` + ``km_info.yaml`` per data dir, label/frame-rate checks;
-``pretrain``: HuBERT / MelHuBERT masked prediction on those labels;
-``distill``: DistilHuBERT (any hub upstream as the teacher).
-CLIs: ``python -m ssltk.bin.{kmeans,pretrain,distill}``; configs in ``ssltk/ssl/conf/``.
-"""
