@@ -9,7 +9,7 @@ import torchaudio.compliance.kaldi as kaldi
 from test_upstream_common import batched_vs_single, padded_batch
 
 import ssltk.hub as hub
-from ssltk.upstream.frontends import conv_output_lengths
+from ssltk.upstream.feature_encoders import conv_output_lengths
 
 TOL = 1e-4
 
@@ -120,7 +120,7 @@ def test_bad_inputs_are_reported():
 
 
 def test_masked_group_norm_matches_group_norm_on_valid_frames():
-    from ssltk.upstream.frontends import masked_group_norm
+    from ssltk.upstream.feature_encoders import masked_group_norm
 
     weight, bias = torch.randn(8), torch.randn(8)
     # The second case is ill-conditioned: float32 inputs themselves limit accuracy.

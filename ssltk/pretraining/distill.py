@@ -317,7 +317,7 @@ def train(config, train_dir, valid_dir, exp_dir, teacher: str | None = None,
     """
     from ssltk.data.datadir import DataDir
     from ssltk.data.loader import make_loader
-    from ssltk.tasks.frontend import upstream_fingerprint
+    from ssltk.upstream.base import upstream_fingerprint
     from ssltk.train import Trainer, load_config, seed_everything
     from ssltk.train.expdir import ExpDir, config_sections
 

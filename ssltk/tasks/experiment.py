@@ -32,7 +32,8 @@ from ssltk.device import select_device
 from ssltk.featurizer import FeatureSpec
 from ssltk.errors import UserError
 from ssltk.tasks.base import RunContext
-from ssltk.tasks.frontend import Frontend, build_frontend, frontend_for_dump, upstream_fingerprint
+from ssltk.tasks.frontend import Frontend, build_frontend, frontend_for_dump
+from ssltk.upstream.base import upstream_fingerprint
 from ssltk.tasks.registry import get_task
 from ssltk.train import Trainer, load_config, seed_everything
 from ssltk.train.distributed import dist_info

@@ -1,4 +1,5 @@
-"""Features for a task head: upstream + featurizer on audio, or precomputed features.
+"""The frontend of a task head (the features it sees, as in ESPnet configs): upstream +
+featurizer on audio, or precomputed features.
 
 Batches (see `ssltk.data.loader`) hold either ``wavs``/``wav_lens`` (features are
 computed on the fly) or ``feats``/``feat_lens`` (read from a dump made by
@@ -9,7 +10,7 @@ config's, or the one stored in a dump's ``feats_info.yaml``): `spec_frontend`.
 A frozen upstream (the default) stays in eval mode, runs without gradients,
 has no trainable parameters, and is left out of the model's ``state_dict``:
 checkpoints hold the head and featurizer only, and the upstream is loaded
-again from its name or path (`upstream_fingerprint` guards against a changed
+again from its name or path (`ssltk.upstream.base.upstream_fingerprint` guards against a changed
 file).  With ``finetune_upstream`` it trains with the head and is saved.
 With ``speed_perturb`` factors, training batches are speed-perturbed first
 (`ssltk.data.augment.speed_perturb`); evaluation never is.
@@ -17,7 +18,6 @@ With ``speed_perturb`` factors, training batches are speed-perturbed first
 
 from __future__ import annotations
 
-import hashlib
 
 import torch
 from torch import nn
@@ -114,15 +114,3 @@ def frontend_for_dump(info: dict, utterance_mvn: bool = False) -> Frontend:
     """The on-the-fly frontend that computes what a feature dump holds (its
     ``feats_info.yaml``); an error when no upstream made the features."""
     return spec_frontend(FeatureSpec.from_info(info), utterance_mvn=utterance_mvn)
-
-
-@torch.no_grad()
-def upstream_fingerprint(upstream: nn.Module) -> str:
-    """SHA-1 of an upstream's state (names, shapes, values): detects a changed checkpoint."""
-    digest = hashlib.sha1()
-    for name, value in upstream.state_dict().items():
-        if torch.is_tensor(value):
-            value = value.detach().cpu().contiguous()
-            digest.update(f"{name}:{tuple(value.shape)}:{value.dtype}".encode())
-            digest.update(value.view(-1).view(torch.uint8).numpy().tobytes() if value.numel() else b"")
-    return digest.hexdigest()

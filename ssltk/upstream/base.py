@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
 from torch import nn
 
@@ -33,6 +35,18 @@ class Upstream(nn.Module):
     def macs(self, num_samples: int) -> int:
         """Multiply-accumulates for one utterance of ``num_samples`` samples."""
         raise NotImplementedError
+
+
+@torch.no_grad()
+def upstream_fingerprint(upstream: nn.Module) -> str:
+    """SHA-1 of an upstream's state (names, shapes, values): detects a changed checkpoint."""
+    digest = hashlib.sha1()
+    for name, value in upstream.state_dict().items():
+        if torch.is_tensor(value):
+            value = value.detach().cpu().contiguous()
+            digest.update(f"{name}:{tuple(value.shape)}:{value.dtype}".encode())
+            digest.update(value.view(-1).view(torch.uint8).numpy().tobytes() if value.numel() else b"")
+    return digest.hexdigest()
 
 
 def valid_mask(lens: torch.Tensor, max_len: int) -> torch.Tensor:

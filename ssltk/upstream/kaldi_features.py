@@ -16,7 +16,7 @@ import torchaudio.functional
 
 from ssltk.errors import UserError
 from ssltk.upstream.base import Upstream, check_inputs
-from ssltk.upstream.frontends import fbank_macs_per_frame, kaldi_num_frames
+from ssltk.upstream.feature_encoders import fbank_macs_per_frame, kaldi_num_frames
 
 
 @dataclass

@@ -9,7 +9,7 @@ from torch import nn
 
 from ssltk.upstream.base import Upstream, check_inputs, normalize_waveforms
 from ssltk.upstream.config import EncoderConfig
-from ssltk.upstream.frontends import ConvFeatureExtractor, LogMelFrontend, receptive_field
+from ssltk.upstream.feature_encoders import ConvFeatureExtractor, LogMelEncoder, receptive_field
 from ssltk.upstream.transformer import TransformerEncoder
 
 
@@ -48,7 +48,7 @@ class SSLUpstream(Upstream):
         self.downsample_rate = cfg.downsample_rate
         self.sample_rate = cfg.sample_rate
         if cfg.frontend == "fbank":
-            self.feature_extractor: nn.Module = LogMelFrontend(cfg.num_mel_bins, cfg.stack_frames, cfg.sample_rate)
+            self.feature_extractor: nn.Module = LogMelEncoder(cfg.num_mel_bins, cfg.stack_frames, cfg.sample_rate)
             self.min_samples = 400 + 160 * (cfg.stack_frames - 1)
         else:
             self.feature_extractor = ConvFeatureExtractor(cfg.conv_layers, cfg.extractor_mode, cfg.conv_bias)

@@ -1,4 +1,5 @@
-"""Frontends of the wav2vec 2.0-family encoder: the waveform CNN and MelHuBERT's log-Mel.
+"""Feature encoders of the wav2vec 2.0-family models (what their configs call the
+``frontend``): the waveform CNN and MelHuBERT's log-Mel.
 
 Both return ``(features[B, T', C], lens[B])`` with ``lens`` the exact number of frames
 each utterance yields on its own, so padding never changes valid frames.
@@ -138,7 +139,7 @@ def kaldi_num_frames(lens: torch.Tensor, frame_length: int = 400, frame_shift: i
     return torch.where(lens >= frame_length, frames, torch.zeros_like(frames))
 
 
-class LogMelFrontend(nn.Module):
+class LogMelEncoder(nn.Module):
     """MelHuBERT frontend: kaldi log-Mel fbank (25 ms / 10 ms), ``stack`` frames concatenated.
 
     Computed per utterance on its valid samples (so padding cannot leak in); the fbank has
