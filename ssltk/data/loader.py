@@ -1,11 +1,12 @@
-"""Batches of a data directory for every model ssltk trains: audio (``wav.scp``) or precomputed features (``feats.scp``).
+"""Batches of a data directory for every model ssltk trains: audio (``wav.scp``) or
+precomputed features (``feats.scp``, a dump of `ssltk.data.dump`).
 
 A batch is a dict: ``utts`` (ids), then either ``wavs [B, T]`` + ``wav_lens``
 or ``feats [B, T, D]`` + ``feat_lens``, and the targets when known:
 ``labels [B]`` (classification) and/or ``targets [B, S]`` + ``target_lens``
-(CTC token ids, or float frame tracks given as tensors; padded with 0).  Utterances are grouped by length (longest first,
-bounded by padded seconds) and the batch order is reshuffled every epoch by
-`EpochBatchSampler`.
+(CTC token ids, or float frame tracks given as tensors; padded with 0).  Utterances
+are grouped by length (longest first, bounded by padded seconds) and the batch order is
+reshuffled every epoch by `EpochBatchSampler`.
 """
 
 from __future__ import annotations
