@@ -5,6 +5,9 @@
 # Free Spoken Digit Dataset: the directory holding recordings/ (CC BY-SA 4.0).
 # Default: the shared copy beside a clone of this repository.
 FSDD=${FSDD:-$(cd "${PWD}/../../../.." && pwd)/shared/data/fsdd}
+# CMU AN4 (census database): the directory holding etc/ and wav/ (CMU's BSD-style licence).
+# Default: the shared copy beside a clone of this repository.
+AN4=${AN4:-$(cd "${PWD}/../../../.." && pwd)/shared/data/an4}
 # SLURP: the directory holding dataset/slurp/*.jsonl and the audio (slurp_real/, slurp_synth/).
 SLURP=${SLURP:-}
 # LibriSpeech: the directory holding train-clean-100/ etc.
