@@ -297,3 +297,32 @@ def test_ctc_memorises_a_tiny_letter_task(tmp_path):
     assert dict(zip(batch["utts"], model.predict(batch))) == refs
     assert dict(zip(batch["utts"], model.predict(batch, beam=4))) == refs
     assert collate([("u", torch.zeros(3), [1, 2])])["target_lens"].tolist() == [2]
+
+
+def test_spec_augment_masks_bands_and_spans_within_bounds():
+    from ssltk.data.augment import spec_augment
+    from ssltk.tasks.config import SpecAugmentConfig
+
+    feats, lens = torch.ones(3, 100, 40), torch.tensor([100, 60, 10])
+    gen = torch.Generator().manual_seed(0)
+    out = spec_augment(feats, lens, freq_masks=2, freq_width=8, time_masks=2, time_width=20,
+                       max_time_ratio=0.2, generator=gen)
+    assert torch.equal(feats, torch.ones(3, 100, 40))  # the input is left alone
+    for b, n in enumerate(lens.tolist()):
+        zero_dims = (out[b, :n] == 0).all(0).sum().item()  # whole bands
+        zero_frames = (out[b, :n] == 0).all(1).sum().item()  # whole spans
+        assert zero_dims <= 2 * 8 and zero_frames <= 2 * min(20, int(0.2 * n))
+    assert 0 < (out == 0).float().mean() < 0.5
+    again = spec_augment(feats, lens, 2, 8, 2, 20, 0.2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)  # seeded: a resumed run repeats its masks
+    # in the frontend: training batches only
+    cfg = FrontendConfig(upstream="fbank", featurizer="layer", spec_augment=SpecAugmentConfig())
+    frontend = build_frontend(cfg)
+    batch = {"wavs": torch.randn(2, 16000), "wav_lens": torch.tensor([16000, 12000])}
+    frontend.eval()
+    clean, _ = frontend(batch)
+    assert torch.equal(frontend(batch)[0], clean)
+    frontend.train()
+    assert (frontend(batch)[0] == 0).sum() > (clean == 0).sum()
+    with pytest.raises(FieldError):
+        SpecAugmentConfig(max_time_ratio=1.5)

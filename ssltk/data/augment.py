@@ -1,4 +1,4 @@
-"""On-the-fly waveform augmentation for training batches.
+"""On-the-fly augmentation of training batches: waveforms (speed) and features (SpecAugment).
 
 `speed_perturb` is Kaldi's / ESPnet's speed perturbation done per utterance
 inside a batch: an utterance played ``f`` times faster is ``1 / f`` as long and
@@ -43,3 +43,30 @@ def check_speed_factors(factors: Sequence[float]) -> str | None:
         return "needs at least one factor"
     bad = [f for f in factors if not (isinstance(f, (int, float)) and math.isfinite(f) and 0.5 <= f <= 2)]
     return f"factors must lie in [0.5, 2], got {bad}" if bad else None
+
+
+def spec_augment(feats: torch.Tensor, lens: torch.Tensor, freq_masks: int, freq_width: int,
+                 time_masks: int, time_width: int, max_time_ratio: float,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """SpecAugment's masking (Park et al., 2019; no time warping) on features ``[B, T, D]``.
+
+    Each utterance gets ``freq_masks`` bands of ``U{0..freq_width}`` feature dimensions and
+    ``time_masks`` spans of ``U{0..min(time_width, max_time_ratio * length)}`` of its valid
+    frames, set to zero (the mean, after utterance MVN).  Returns a new tensor.
+    """
+    out = feats.clone()
+    dim = feats.shape[-1]
+
+    def draw(high: int) -> int:  # uniform on 0..high
+        return int(torch.randint(high + 1, (1,), generator=generator))
+
+    for b, n in enumerate(lens.tolist()):
+        for _ in range(freq_masks):
+            w = draw(min(freq_width, dim))
+            start = draw(dim - w)
+            out[b, :, start:start + w] = 0
+        for _ in range(time_masks):
+            w = draw(min(time_width, int(max_time_ratio * n)))
+            start = draw(n - w)
+            out[b, start:start + w] = 0
+    return out

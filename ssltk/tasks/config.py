@@ -21,6 +21,22 @@ from ssltk.train.config import TrainerConfig, require
 
 
 @dataclass
+class SpecAugmentConfig:
+    """SpecAugment masking of the features in training (`ssltk.data.augment.spec_augment`)."""
+
+    freq_masks: int = 2  # bands of feature dimensions per utterance
+    freq_width: int = 27  # widest band (dimensions)
+    time_masks: int = 2  # spans of frames per utterance
+    time_width: int = 40  # widest span (frames)
+    max_time_ratio: float = 0.2  # and at most this fraction of the utterance
+
+    def __post_init__(self) -> None:
+        for key in ("freq_masks", "freq_width", "time_masks", "time_width"):
+            require(getattr(self, key) >= 0, key, f"must be >= 0, got {getattr(self, key)}")
+        require(0 <= self.max_time_ratio <= 1, "max_time_ratio", f"must be in [0, 1], got {self.max_time_ratio}")
+
+
+@dataclass
 class FrontendConfig:
     """Upstream and featurizer (ignored with precomputed features: the dump decides)."""
 
@@ -34,6 +50,8 @@ class FrontendConfig:
     # Training only: each utterance at a speed drawn from these factors (e.g. [0.9, 1.0, 1.1]):
     # robustness to unseen voices; needs features computed on the fly.  null: off.
     speed_perturb: list[float] | None = None
+    # Training only: SpecAugment masks on the features the head sees (after utterance_mvn).
+    spec_augment: SpecAugmentConfig | None = None
 
     def __post_init__(self) -> None:
         require(self.featurizer != "subset" or bool(self.layers), "layers",

@@ -13,7 +13,8 @@ checkpoints hold the head and featurizer only, and the upstream is loaded
 again from its name or path (`ssltk.upstream.base.upstream_fingerprint` guards against a changed
 file).  With ``finetune_upstream`` it trains with the head and is saved.
 With ``speed_perturb`` factors, training batches are speed-perturbed first
-(`ssltk.data.augment.speed_perturb`); evaluation never is.
+(`ssltk.data.augment.speed_perturb`), and with ``spec_augment`` their features are masked
+last (`ssltk.data.augment.spec_augment`); evaluation never is.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ssltk.data.augment import speed_perturb
+from ssltk.data.augment import spec_augment, speed_perturb
 from ssltk.errors import UserError
 from ssltk.featurizer import FeatureSpec
 from ssltk.train.model import freeze_child
@@ -35,9 +36,11 @@ class Frontend(nn.Module):
 
     def __init__(self, upstream: nn.Module | None = None, featurizer: nn.Module | None = None,
                  finetune: bool = False, input_dim: int | None = None,
-                 speed_perturb: list[float] | None = None, utterance_mvn: bool = False):
+                 speed_perturb: list[float] | None = None, utterance_mvn: bool = False,
+                 spec_augment=None):
         super().__init__()
         self.utterance_mvn = utterance_mvn
+        self.spec_augment = spec_augment  # a SpecAugmentConfig, or None
         self.upstream = upstream
         self.featurizer = featurizer
         self.finetune = finetune and upstream is not None
@@ -64,7 +67,7 @@ class Frontend(nn.Module):
         if self.upstream is None:
             if "feats" not in batch:
                 raise UserError("this model reads precomputed features, the batch holds audio")
-            return self._normalize(batch["feats"], batch["feat_lens"])
+            return self._augment(*self._normalize(batch["feats"], batch["feat_lens"]))
         if "wavs" not in batch:
             raise UserError("this model computes features from audio, the batch holds features")
         wavs, lens = batch["wavs"], batch["wav_lens"]
@@ -72,7 +75,14 @@ class Frontend(nn.Module):
             wavs, lens = speed_perturb(wavs, lens, self.speed_perturb)
         with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
             hidden, lens = self.upstream(wavs, lens)
-        return self._normalize(self.featurizer(hidden), lens.to(torch.long))
+        return self._augment(*self._normalize(self.featurizer(hidden), lens.to(torch.long)))
+
+    def _augment(self, feats: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.spec_augment
+        if not (self.training and c is not None):
+            return feats, lens
+        return spec_augment(feats, lens, c.freq_masks, c.freq_width, c.time_masks, c.time_width,
+                            c.max_time_ratio), lens
 
     def _normalize(self, feats: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Utterance MVN: zero mean, unit variance per dimension over each utterance's valid
@@ -94,20 +104,21 @@ def frontend_spec(cfg) -> FeatureSpec:
 
 def spec_frontend(spec: FeatureSpec, finetune: bool = False,
                   speed_perturb: list[float] | None = None,
-                  utterance_mvn: bool = False) -> Frontend:
+                  utterance_mvn: bool = False, spec_augment=None) -> Frontend:
     """A `Frontend` computing the features of ``spec`` from audio."""
     upstream, featurizer = spec.build()
     return Frontend(upstream, featurizer, finetune=finetune, speed_perturb=speed_perturb,
-                    utterance_mvn=utterance_mvn)
+                    utterance_mvn=utterance_mvn, spec_augment=spec_augment)
 
 
 def build_frontend(cfg, input_dim: int | None = None) -> Frontend:
     """A `Frontend` from a `FrontendConfig`; ``input_dim`` given: precomputed features."""
     if input_dim is not None:
         return Frontend(input_dim=input_dim, speed_perturb=cfg.speed_perturb,
-                        utterance_mvn=cfg.utterance_mvn)
+                        utterance_mvn=cfg.utterance_mvn, spec_augment=cfg.spec_augment)
     return spec_frontend(frontend_spec(cfg), finetune=cfg.finetune_upstream,
-                         speed_perturb=cfg.speed_perturb, utterance_mvn=cfg.utterance_mvn)
+                         speed_perturb=cfg.speed_perturb, utterance_mvn=cfg.utterance_mvn,
+                         spec_augment=cfg.spec_augment)
 
 
 def frontend_for_dump(info: dict, utterance_mvn: bool = False) -> Frontend:
