@@ -106,6 +106,13 @@ def test_killed_midway_then_rerun_completes_only_missing_shards(data_dir, tmp_pa
     assert all(feats[u].shape[0] == int(frames[u]) for u in feats)
 
 
+def test_sharded_through_run_pl_into_a_path_with_spaces(data_dir, tmp_path):
+    out = tmp_path / "my dumps" / "hubert layer"  # run.pl quotes such arguments once
+    res = subprocess.run(extract_cmd(data_dir, out), env=ENV, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert sorted(dict(kaldiio.load_scp(str(out / "feats.scp")).items())) == [f"u{i}" for i in range(6)]
+
+
 def test_failing_shard_and_bad_input_give_clear_errors(data_dir, tmp_path):
     out = tmp_path / "dump"
     res = subprocess.run(extract_cmd(data_dir, out, "--layer", "7"), env=ENV,

@@ -198,6 +198,23 @@ def test_redirect_and_escaped_pipe_args(tmp_path):
     assert (tmp_path / "out.2").read_text() == "y-2\n"
 
 
+def test_several_args_are_requoted_as_kaldi_does(tmp_path):
+    # The issue's example: sh gets its -c script as one argument, so job 2 exits 1.
+    result = run_pl(tmp_path, "JOB=1:2", "log/t.JOB.log", "sh", "-c", "echo a b JOB; exit $((JOB==2))")
+    assert result.returncode == 1
+    assert result.stderr == "run.pl: 1 / 2 failed, log is in log/t.2.log\n"
+    for job in (1, 2):
+        cmd, output, code, _ = read_log(tmp_path / f"log/t.{job}.log")
+        assert cmd == f"sh -c 'echo a b {job}; exit $(({job}==2))'"
+        assert (output, code) == ([f"a b {job}"], job - 1)
+    # A quote inside a quoted argument, an empty argument, spacing kept.
+    result = run_pl(tmp_path, "log/q.log", "echo", "it's  here", "", "end")
+    assert result.returncode == 0, result.stderr
+    cmd, output, _, _ = read_log(tmp_path / "log/q.log")
+    assert cmd == "echo 'it'\\''s  here' '' end"
+    assert output == ["it's  here  end"]
+
+
 def test_failure_inside_pipeline_is_bash_semantics(tmp_path):
     # Only the last command of a pipeline decides, as with bash -c.
     assert run_pl(tmp_path, "log/a.log", "false | true").returncode == 0

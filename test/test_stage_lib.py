@@ -25,6 +25,40 @@ def test_set_launcher(tmp_path, ngpu, expected):
     assert res.stdout.strip() == expected
 
 
+SRUN = ("srun --kill-on-bad-exit=1 --nodes {n} --ntasks-per-node 1 --cpus-per-task {p} bash -c "
+        'exec python -m torch.distributed.run --nnodes "${{SLURM_NNODES}}" --node_rank "${{SLURM_NODEID}}" '
+        "--nproc_per_node {p} "
+        '--master_addr "$(scontrol show hostnames "${{SLURM_JOB_NODELIST}}" | head -n 1)" '
+        '--master_port $((29500 + SLURM_JOB_ID % 10000)) -m "$@" ddp ssltk.bin.train --x')
+
+
+@pytest.mark.parametrize("backend, args, opts, expected", [
+    ("local", "0 ssltk.bin.train 1 2", "--gpu 0 --num-threads 2",
+     "python -m torch.distributed.run --standalone --nproc_per_node 2 -m ssltk.bin.train --x"),
+    ("local", "1 ssltk.bin.train 1", "--gpu 1", "python -m ssltk.bin.train --x"),
+    ("slurm", "0 ssltk.bin.train 1 ''", "--gpu 0", "python -m ssltk.bin.train --x"),
+    ("slurm", "0 ssltk.bin.train 1 2", "--gpu 0 --num-threads 2", SRUN.format(n=1, p=2)),
+    ("slurm", "4 ssltk.bin.train", "--gpu 4 --num-threads 4", SRUN.format(n=1, p=4)),
+    ("slurm", "2 ssltk.bin.train 3", "--gpu 2 --num-threads 2 --num-nodes 3", SRUN.format(n=3, p=2)),
+])
+def test_set_launcher_processes_and_nodes(tmp_path, backend, args, opts, expected):
+    res = bash(f'cmd_backend={backend}; set_launcher {args}; echo "${{launch_opts[*]}}"; '
+               'echo "${launcher[@]}" --x', tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [opts, expected]
+
+
+@pytest.mark.parametrize("backend, args, message", [
+    ("local", "0 m 2", "--num_nodes 2 needs cmd_backend=slurm (cmd.sh), not 'local'"),
+    ("slurm", "0 m 0", "--num_nodes must be a positive integer, not '0'"),
+    ("slurm", "0 m 1 x", "--num_procs must be a positive integer, not 'x'"),
+    ("slurm", "2 m 1 3", "--num_procs 3 with --ngpu 2: one process per GPU (leave --num_procs empty)"),
+])
+def test_set_launcher_rejects_bad_counts(tmp_path, backend, args, message):
+    res = bash(f"cmd_backend={backend}; set_launcher {args}", tmp_path)
+    assert res.returncode == 1 and message in res.stderr
+
+
 def test_set_launcher_rejects_a_bad_gpu_count(tmp_path):
     res = bash("set_launcher two ssltk.bin.train", tmp_path)
     assert res.returncode == 1 and "--ngpu must be a non-negative integer, not 'two'" in res.stderr

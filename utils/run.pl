@@ -6,8 +6,12 @@
 #   VAR=a:b   run jobs a..b (VAR=a runs job a alone); VAR is any name
 #             (JOB, SPLIT, ...) and is replaced by the job number in the log
 #             path and in every command argument. Without it: one job.
-# The command is the arguments joined with spaces, run with `bash -c`, with
-# stdout and stderr written to the log file (its directory is created).
+# The command is run with `bash -c`, with stdout and stderr written to the log
+# file (its directory is created). A command given as one argument is run as
+# is; several arguments are joined with spaces as Kaldi's run.pl joins them:
+# an argument with whitespace (or an empty one) is single-quoted, the others
+# are kept raw, so that Kaldi-style `\|`, `">"` and $VAR keep their shell
+# meaning while `sh -c 'echo a b; exit 1'` stays one argument of sh.
 # Options:
 #   --max-jobs-run K   at most K jobs at once (default: CPU cores / threads)
 #   --num-threads T    threads per job; lowers the default concurrency
@@ -110,11 +114,18 @@ sub num_cpus {
   return 1;
 }
 
+# The shell command line of the arguments (see the header).
+sub shell_join {
+  my @args = @_;
+  return $args[0] if @args == 1;
+  return join(' ', map { /^\S+$/ ? $_ : "'" . s/'/'\\''/gr . "'" } @args);
+}
+
 # Run job $id in this (forked) process; returns the command's exit status.
 sub run_job {
   my ($id) = @_;
   my $log = subst($log_spec, $id);
-  my $cmd = join(' ', map { subst($_, $id) } @cmd_spec);
+  my $cmd = shell_join(map { subst($_, $id) } @cmd_spec);
 
   make_path(dirname($log), { error => \my $mkdir_errors });
   open(my $fh, '>', $log) or do { print STDERR "run.pl: cannot write log file $log: $!\n"; return 1 };

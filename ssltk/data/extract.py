@@ -87,7 +87,8 @@ def run_array(cmd: str, nj: int, job_command: list[str], log: Path) -> None:
     if not runner or shutil.which(runner[0]) is None:
         raise UserError(f"--cmd {cmd}: '{runner[0] if runner else ''}' not found on PATH "
                         "(source the recipe's path.sh, which puts utils/ on PATH)")
-    proc = subprocess.run([*runner, f"JOB=1:{nj}", str(log), *map(shlex.quote, job_command)])
+    # the runner quotes arguments holding whitespace, as Kaldi's run.pl / slurm.pl do
+    proc = subprocess.run([*runner, f"JOB=1:{nj}", str(log), *job_command])
     if proc.returncode != 0:
         raise UserError(f"feature extraction failed (see the logs named above, {log})")
 

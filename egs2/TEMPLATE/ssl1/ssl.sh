@@ -13,6 +13,8 @@ set -euo pipefail
 stage=1                 # first stage to run
 stop_stage=100          # last stage to run
 ngpu=0                  # GPUs for pre-training and distillation (0: CPU; >1: DDP through torchrun)
+num_nodes=1             # nodes for pre-training and distillation (>1: cmd_backend=slurm)
+num_procs=              # their processes per node (default: ngpu, at least 1; >1 on CPU: DDP, gloo)
 expdir=exp              # outputs: ${expdir}/{km1,pretrain1,km2,pretrain2,distill,upstreams}
 
 # Data (unlabelled speech; phones.ctm, where present, only scores the k-means labels)
@@ -54,6 +56,7 @@ A finished step is skipped on a rerun (its output exists and is newer than its i
 an interrupted pre-training or distillation continues from its checkpoint.
 Options (default):
   --stage (${stage}) --stop_stage (${stop_stage}) --ngpu (${ngpu}) --expdir (${expdir})
+  --num_nodes (${num_nodes}) --num_procs (${num_procs})
   --train_set --valid_set --local_data_opts --ctm (${ctm})
   --km1_upstream (${km1_upstream}) --km1_upstream_opts --km1_k (${km1_k}) --km1_max_frames (${km1_max_frames})
   --km2_layer (${km2_layer}) --km2_k (${km2_k}) --km2_max_frames (${km2_max_frames}) --km_args
@@ -100,7 +103,8 @@ pt2=${expdir}/pretrain2
 kd=${expdir}/distill
 updir=${expdir}/upstreams
 
-set_launcher "${ngpu}"  # launcher: python -m, through torch.distributed.run for ngpu > 1
+# launcher: python -m, or one torch.distributed.run job for several processes (launch_opts: its job options)
+set_launcher "${ngpu}" "" "${num_nodes}" "${num_procs}"
 
 # kmeans_iteration <km dir> <iteration> <fit options...>: fit a codebook on data/${train_set},
 # label the train and valid sets into <km dir>/<set>/text.km, score them where ${ctm} exists.
@@ -175,7 +179,7 @@ train_step() {
     [ -e "${out}" ] && die "${what}: ${out} is older than its inputs (${deps[*]}): remove ${exp} to retrain"
     mkdir -p "${exp}/log"
     log "${what} -> ${exp} (log: ${exp}/log/${logname}.log)"
-    ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/${logname}.log" "${launcher[@]}" "$@" \
+    ${cuda_cmd} "${launch_opts[@]}" "${exp}/log/${logname}.log" "${launcher[@]}" "$@" \
         || { tail -n 5 "${exp}/log/${logname}.log" >&2; die "${what} failed (${exp}/log/${logname}.log)"; }
 }
 

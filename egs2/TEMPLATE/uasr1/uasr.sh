@@ -6,12 +6,14 @@
 set -euo pipefail
 
 # shellcheck source=utils/stage_lib.sh
-. utils/stage_lib.sh  # log, die, fresh, trained
+. utils/stage_lib.sh  # log, die, fresh, trained, set_launcher
 
 # General
 stage=1                 # first stage to run
 stop_stage=100          # last stage to run
-ngpu=0                  # GPUs for training (0: CPU; 1: one GPU)
+ngpu=0                  # GPUs for training (0: CPU; >1: DDP through torchrun)
+num_nodes=1             # nodes for training (>1: cmd_backend=slurm, srun + torchrun)
+num_procs=              # training processes per node (default: ngpu, at least 1; >1 on CPU: DDP, gloo)
 nj=2                    # parallel jobs for silence removal, phonemisation and features
 expdir=exp
 dumpdir=dump
@@ -57,6 +59,7 @@ Stages:
 A finished step is skipped on a rerun; an interrupted training continues from its checkpoint.
 Options (default):
   --stage (${stage}) --stop_stage (${stop_stage}) --ngpu (${ngpu}) --nj (${nj}) --expdir (${expdir})
+  --num_nodes (${num_nodes}) --num_procs (${num_procs})
   --results_file (${results_file})
   --train_set (${train_set}) --valid_set (${valid_set}) --test_sets (${test_sets}) --text_set (${text_set})
   --local_data_opts --remove_silence (${remove_silence}) --vad_opts
@@ -211,8 +214,9 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
             mkdir -p "${exp}/log"
             log "training ${exp} (log: ${exp}/log/train.log)"
             # shellcheck disable=SC2086
-            ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" \
-                python -m ssltk.bin.uasr_train --config "${gan_config}" \
+            set_launcher "${ngpu}" ssltk.bin.uasr_train "${num_nodes}" "${num_procs}"
+            ${cuda_cmd} "${launch_opts[@]}" "${exp}/log/train.log" \
+                "${launcher[@]}" --config "${gan_config}" \
                 --train "${dumpdir}/${feats_tag}/${train_set}" --valid "${dumpdir}/${feats_tag}/${valid_set}" \
                 --valid_ref "data/${valid_set}" --text "${textdir}" --exp "${exp}" "${km_args[@]}" \
                 "${clip_args[@]}" --override trainer.seed="${seed}" ${train_args} \
