@@ -62,12 +62,30 @@ def test_bad_transcript_line_and_missing_audio_are_named(tmp_path):
 def test_an4_asr1_debug_recipe_end_to_end(tmp_path):
     root = small_an4(tmp_path / "an4")
     recipe = recipe_copy(tmp_path / "tree", "an4/asr1")
-    run("./run.sh --train_config conf/tuning/train_debug.yaml --dev_utts 10", recipe, AN4=str(root))
+    run("./run.sh --train_config conf/tuning/train_debug.yaml --dev_utts 10 --test_sets test "
+        "--espnet_config conf/espnet/tuning/train_asr_debug.yaml "
+        "--espnet_ssltk_config conf/espnet/tuning/train_asr_ssltk_debug.yaml --espnet_upstream hubert_debug",
+        recipe, AN4=str(root))
     results = (recipe / "RESULTS.md").read_text()
-    assert "| asr_fbank_weighted_sum_train_debug | fbank | weighted_sum |" in results
-    assert "## test" in results and "## train_dev" in results
+    assert results.index("## test") < results.index("## Published: ESPnet's own AN4 result")  # the notes
+    test = results.split("## test")[1].split("## The set-ups")[0]
+    assert ("| experiment | toolkit | upstream | featurizer | config | train time (s) | wer | cer "
+            "| cer / espnet_train_asr_debug |") in test
+    assert "| asr_fbank_weighted_sum_train_debug | ssltk | fbank | weighted_sum | conf/tuning/train_debug.yaml |" in test
+    assert ("| espnet_train_asr_debug | ESPnet 202511 | default (ESPnet) | - "
+            "| conf/espnet/tuning/train_asr_debug.yaml |") in test
+    assert "1.00 |" in test.split("| espnet_train_asr_debug |")[1].splitlines()[0]  # the reference
+    assert ("| espnet_train_asr_ssltk_debug_hubert_debug | ESPnet 202511 | hubert_debug (random init) "
+            "| weighted_sum | conf/espnet/tuning/train_asr_ssltk_debug.yaml |") in test
+    refs = read_table(recipe / "data" / "test" / "text")
+    for exp in ("asr_fbank_weighted_sum_train_debug", "espnet_train_asr_debug",
+                "espnet_train_asr_ssltk_debug_hubert_debug"):
+        assert read_table(recipe / "exp" / exp / "decode_test" / "hyp", strict=False).keys() <= refs.keys()
     hyp = read_table(recipe / "exp" / "asr_fbank_weighted_sum_train_debug" / "decode_test" / "hyp")
-    assert len(hyp) == len(read_table(recipe / "data" / "test" / "text"))
+    assert len(hyp) == len(refs)
+    # ESPnet's training set: the speed-perturbed copies (0.9, 1.1) beside the originals
+    train = read_table(recipe / "data" / "train_nodev" / "wav.scp")
+    assert len(read_table(recipe / "dump" / "espnet" / "train_nodev_sp" / "wav.scp")) == 3 * len(train)
 
 
 def test_missing_an4_location_is_named(tmp_path):

@@ -219,6 +219,24 @@ def test_combine_data(tmp_path, capsys):
         ops.combine_data(tmp_path / "aa", [a, a])
 
 
+def test_speed_perturbed_copy_is_a_valid_dir_of_faster_audio(tmp_path):
+    src = make_data_dir(tmp_path / "a", speakers=("spkA",), per_speaker=2)
+    write_table(src / "utt2dur", {"spkA-0": "0.3", "spkA-1": "0.4"})  # stale after perturbation
+    assert ops.speed_perturb_data_dir(src, tmp_path / "sp", 1.1) == 2
+    out = DataDir(tmp_path / "sp")
+    assert validate_data_dir(out.path) == []
+    assert out.table("text") == {"sp1.1-spkA-0": "word0 word0", "sp1.1-spkA-1": "word1 word0"}
+    assert out.table("utt2spk") == {"sp1.1-spkA-0": "sp1.1-spkA", "sp1.1-spkA-1": "sp1.1-spkA"}
+    assert not out.has("utt2dur")
+    faster, rate = sf.read(out.table("wav.scp")["sp1.1-spkA-1"])
+    assert rate == 16000 and abs(len(faster) - 0.4 * 16000 / 1.1) <= 1
+    # the tone's pitch rises by the factor: 200 Hz -> 220 Hz
+    spectrum = np.abs(np.fft.rfft(faster))
+    assert abs(np.argmax(spectrum) * rate / len(faster) - 220) < 3
+    with pytest.raises(DataDirError, match=r"factors must lie in \[0.5, 2\], got \[3.0\]"):
+        ops.speed_perturb_data_dir(src, tmp_path / "sp3", 3.0)
+
+
 def test_subset_data_dir(tmp_path):
     src = make_data_dir(tmp_path, per_speaker=5)
     assert ops.subset_data_dir(src, tmp_path / "first", first=3) == 3

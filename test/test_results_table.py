@@ -2,17 +2,21 @@
 
 import json
 
+import pytest
 import yaml
 
 from ssltk.bin.results_table import main
 
 
-def scored(expdir, name, upstream, **metrics):
+def scored(expdir, name, upstream, epoch_times=(10.0, 20.4), **metrics):
     exp = expdir / name
     (exp / "decode_test").mkdir(parents=True)
     (exp / "decode_test" / "result.json").write_text(json.dumps({"metrics": metrics}))
     (exp / "config.yaml").write_text(yaml.safe_dump({"frontend": {"upstream": upstream,
                                                                   "featurizer": "weighted_sum"}}))
+    (exp / "exp.yaml").write_text(yaml.safe_dump({"kind": "downstream", "config_file": "conf/train.yaml"}))
+    history = [{"epoch": e + 1, "time": t} for e, t in enumerate(epoch_times)]
+    (exp / "results.json").write_text(json.dumps({"finished": True, "history": history}))
 
 
 def test_runs_with_several_seeds_share_a_row_with_mean_and_std(tmp_path):
@@ -25,13 +29,49 @@ def test_runs_with_several_seeds_share_a_row_with_mean_and_std(tmp_path):
     scored(expdir, "fewshot_hubert_debug_k5_s0", "hubert_debug", acc=25.0)
     assert main(["--expdir", str(expdir), "--out", str(tmp_path / "RESULTS.md")]) == 0
     lines = (tmp_path / "RESULTS.md").read_text().splitlines()
-    assert "| experiment | upstream | featurizer | acc | seeds |" in lines
-    assert "| digit_fbank_train | fbank | weighted_sum | 97.50 | - |" in lines
-    assert "| fewshot_fbank_k1_s* | fbank | weighted_sum | 70.00 ± 10.00 | 3 |" in lines
-    assert ("| fewshot_hubert_debug_k1_s* | hubert_debug (random init) | weighted_sum "
-            "| 12.50 ± - | 1 |") in lines
+    assert "| experiment | upstream | featurizer | config | train time (s) | acc | seeds |" in lines
+    assert "| digit_fbank_train | fbank | weighted_sum | conf/train.yaml | 30 | 97.50 | - |" in lines
+    assert ("| fewshot_fbank_k1_s* | fbank | weighted_sum | conf/train.yaml | 30.00 ± 0.00 "
+            "| 70.00 ± 10.00 | 3 |") in lines
+    assert ("| fewshot_hubert_debug_k1_s* | hubert_debug (random init) | weighted_sum | conf/train.yaml "
+            "| 30.00 ± - | 12.50 ± - | 1 |") in lines
     order = [line.split()[1] for line in lines if line.startswith("| fewshot_hubert")]
     assert order == [f"fewshot_hubert_debug_k{k}_s*" for k in (1, 5, 20)]  # numbers sort as numbers
+
+
+def test_espnet_experiments_are_rows_beside_ssltk_ones_with_a_ratio(tmp_path, capsys):
+    expdir = tmp_path / "exp"
+    scored(expdir, "asr_fbank_train", "fbank", epoch_times=(600.2, 599.9), wer=20.0, cer=9.0)
+    for name, frontend, conf in (("espnet_cpu", "default", {"n_fft": 512}),
+                                 ("espnet_ssltk_cpu", "ssltk", {"upstream": "fbank", "featurizer": "weighted_sum"})):
+        exp = expdir / name
+        (exp / "decode_test").mkdir(parents=True)
+        (exp / "decode_test" / "result.json").write_text(json.dumps({"metrics": {"wer": 25.0, "cer": 12.0}}))
+        (exp / "config.yaml").write_text(yaml.safe_dump({  # what ESPnet's asr_train writes, in part
+            "config": f"conf/espnet/{name}.yaml", "frontend": frontend, "frontend_conf": conf,
+            "encoder": "transformer", "version": "202511"}))
+        (exp / "train_seconds").write_text("1250\n")
+    out, notes = tmp_path / "RESULTS.md", tmp_path / "notes.md"
+    notes.write_text("## Published\n\nESPnet's own numbers.\n")
+    assert main(["--expdir", str(expdir), "--out", str(out), "--reference", "espnet_cpu",
+                 "--notes", str(notes)]) == 0
+    assert out.read_text().endswith("\n\n## Published\n\nESPnet's own numbers.\n")  # after the tables
+    lines = out.read_text().splitlines()
+    assert ("| experiment | toolkit | upstream | featurizer | config | train time (s) | wer | cer "
+            "| cer / espnet_cpu |") in lines
+    assert "| asr_fbank_train | ssltk | fbank | weighted_sum | conf/train.yaml | 1200 | 20.00 | 9.00 | 0.75 |" in lines
+    assert ("| espnet_cpu | ESPnet 202511 | default (ESPnet) | - | conf/espnet/espnet_cpu.yaml | 1250 "
+            "| 25.00 | 12.00 | 1.00 |") in lines
+    assert ("| espnet_ssltk_cpu | ESPnet 202511 | fbank | weighted_sum | conf/espnet/espnet_ssltk_cpu.yaml "
+            "| 1250 | 25.00 | 12.00 | 1.00 |") in lines
+    # without a scored reference there is no ratio column
+    assert main(["--expdir", str(expdir), "--out", str(out), "--reference", "missing"]) == 0
+    assert "cer / " not in out.read_text()
+    before = out.read_text()
+    with pytest.raises(SystemExit):
+        main(["--expdir", str(expdir), "--out", str(out), "--notes", str(tmp_path / "none.md")])
+    assert f"--notes {tmp_path / 'none.md'}: No such file" in capsys.readouterr().err
+    assert out.read_text() == before  # the error left the old file as it was
 
 
 def test_mean_std_and_cells_are_formatted_in_one_place():

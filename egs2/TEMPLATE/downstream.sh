@@ -14,6 +14,8 @@ stage=1                 # first stage to run
 stop_stage=100          # last stage to run
 nj=4                    # parallel jobs (feature dumps)
 ngpu=0                  # GPUs for training (0: CPU; >1: DDP through torchrun)
+num_nodes=1             # nodes for training (>1: cmd_backend=slurm, srun + torchrun)
+num_procs=              # training processes per node (default: ngpu, at least 1; >1 on CPU: DDP, gloo)
 task=                   # a registered task: cls, asr, cs, ... (cls.sh / asr.sh set it)
 expdir=exp              # experiments go to ${expdir}/<tag>
 exp_tag=                # default: <task>_<upstream>_<featurizer>_<config name>
@@ -45,6 +47,8 @@ token_type=char         # char | bpe | phone | word
 bpe_size=100            # sentencepiece vocabulary for token_type=bpe
 lang_tags=text.lang     # word-level language tags (bilingual bpe token lists)
 score_units=            # asr: units to score (word, char, phone; default: the task's choice)
+results_reference=      # RESULTS.md: divide each row's last metric by this experiment's
+results_notes=          # RESULTS.md: a markdown file appended after the tables
 
 help_message=$(cat <<EOF
 Usage: $0 --task <task> --train_set <set> --valid_set <set> --test_sets "<sets>" [options]
@@ -55,11 +59,13 @@ Stages:
   4: feature dump (--feats_type dump)
 Options (default):
   --stage (${stage}) --stop_stage (${stop_stage}) --nj (${nj}) --ngpu (${ngpu})
+  --num_nodes (${num_nodes}) --num_procs (${num_procs})
   --upstream (${upstream}) --featurizer (${featurizer}) --layer (${layer}) --feats_type (${feats_type})
   --train_config  --train_args  --inference_args  --expdir (${expdir}) --exp_tag
   --label_table (${label_table}) --intent (${intent}) --text_table (${text_table})
   --token_type (${token_type}) --bpe_size (${bpe_size}) --lang_tags (${lang_tags})
-  --score_units (${score_units}) --local_data_opts
+  --score_units (${score_units}) --results_reference (${results_reference})
+  --results_notes (${results_notes}) --local_data_opts
 EOF
 )
 
@@ -143,9 +149,9 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     mkdir -p "${exp}"
     [ "${feats_type}" = dump ] && train_opts+=(--feats)
     [ -f "${token_dir}/tokens.txt" ] && train_opts+=(--tokens "${token_dir}")
-    set_launcher "${ngpu}" ssltk.bin.train
+    set_launcher "${ngpu}" ssltk.bin.train "${num_nodes}" "${num_procs}"
     # shellcheck disable=SC2086
-    ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" \
+    ${cuda_cmd} "${launch_opts[@]}" "${exp}/log/train.log" \
         "${launcher[@]}" "${train_opts[@]}" --train "$(set_dir "${train_set}")" \
         --valid "$(set_dir "${valid_set}")" --exp "${exp}" ${train_args} \
         || { tail -n 5 "${exp}/log/train.log" >&2; die "training failed (${exp}/log/train.log)"; }
@@ -171,7 +177,8 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
         [ -n "${score_units}" ] && score_opts+=(--units "${score_units}")
         python -m ssltk.bin.score "${score_opts[@]}"
     done
-    python -m ssltk.bin.results_table --expdir "${expdir}" --out RESULTS.md
+    python -m ssltk.bin.results_table --expdir "${expdir}" --out RESULTS.md \
+        ${results_reference:+--reference "${results_reference}"} ${results_notes:+--notes "${results_notes}"}
     log "Results: $(pwd)/RESULTS.md"
     cat RESULTS.md
 fi

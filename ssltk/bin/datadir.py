@@ -5,6 +5,7 @@
     python -m ssltk.bin.datadir combine DEST SRC [SRC ...]
     python -m ssltk.bin.datadir subset (--utt-list F | --spk-list F | --first N | --last N | --num N) SRC DEST
     python -m ssltk.bin.datadir split [--per-speaker] DIR N
+    python -m ssltk.bin.datadir speed-perturb FACTOR SRC DEST
     python -m ssltk.bin.datadir split-scp [--utt2spk FILE] IN OUT1 [OUT2 ...]
     python -m ssltk.bin.datadir spk2utt [UTT2SPK]            (stdin when omitted)
     python -m ssltk.bin.datadir filter-scp [--exclude] [-f N] IDLIST [IN]
@@ -74,6 +75,10 @@ COMMANDS = {  # name: (help, [(flags, add_argument options)], action)
         (["--per-speaker"], dict(action="store_true", help="keep each speaker in one part (DIR/split<N>/{1..N})")),
         (["dir"], {}), (["n"], dict(type=int))],
         lambda a: printed(ops.split_data_dir(a.dir, a.n, per_speaker=a.per_speaker))),
+    "speed-perturb": ("a copy played FACTOR times faster (audio written to DEST/wav)", [
+        (["factor"], dict(type=float)), (["src"], {}), (["dest"], {})],
+        lambda a: print(f"speed_perturb: wrote {ops.speed_perturb_data_dir(a.src, a.dest, a.factor)} "
+                        f"utterances to {a.dest}", file=sys.stderr) or 0),
     "split-scp": ("split a table into N contiguous parts", [
         (["--utt2spk"], dict(help="keep each speaker's lines in one part")),
         (["input"], {}), (["outputs"], dict(nargs="+"))],

@@ -3,9 +3,10 @@
     python -m ssltk.bin.results_table --expdir exp --out RESULTS.md
 
 Reads ``EXPDIR/<exp>/decode_<set>/result.json`` (written by ``ssltk.bin.score``)
-and ``EXPDIR/<exp>/config.yaml`` (written by the trainer), and writes one
-table per test set: a row per experiment with its upstream, featurizer and
-metrics; experiments named ``<name>_s<seed>`` (runs with several seeds) share one
+and each experiment's configuration (ssltk's or ESPnet's), and writes one
+table per test set: a row per experiment with its upstream, featurizer, config file,
+metrics and training time (``--reference EXP`` adds each row's last metric relative to
+EXP's; ``--notes FILE`` appends a recipe's fixed notes); experiments named ``<name>_s<seed>`` (runs with several seeds) share one
 row with the mean ± standard deviation over seeds (ssltk.results.downstream).
 """
 
@@ -25,11 +26,21 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--expdir", required=True, help="directory holding the experiments")
     p.add_argument("--out", required=True, help="markdown file to write (RESULTS.md)")
+    p.add_argument("--notes", default=None,
+                   help="markdown appended after the tables (a recipe's fixed notes: set-ups, published numbers)")
+    p.add_argument("--reference", default=None,
+                   help="experiment whose last metric the other rows are divided by (e.g. ESPnet's CER)")
     args = p.parse_args(argv)
     tables = collect(args.expdir)
     if not tables:
         raise UserError(f"{args.expdir}: no scored experiments (*/decode_*/result.json)")
-    write_text_atomic(args.out, render(tables))
+    text = render(tables, args.reference)
+    if args.notes:
+        try:
+            text += "\n" + open(args.notes, encoding="utf-8").read()
+        except OSError as err:
+            raise UserError(f"--notes {args.notes}: {err.strerror}") from None
+    write_text_atomic(args.out, text)
     return 0
 
 

@@ -24,17 +24,20 @@ def speed_perturb(wavs: torch.Tensor, lens: torch.Tensor, factors: Sequence[floa
     Returns the re-padded batch and the new lengths.  Factor 1 leaves an utterance as it is.
     """
     picks = torch.randint(len(factors), (len(lens),), generator=generator).tolist()
-    out = []
-    for wav, n, k in zip(wavs, lens.tolist(), picks):
-        wav, factor = wav[:n], Fraction(factors[k]).limit_denominator(100)
-        if factor != 1:  # f times faster = resampled from f * rate down to rate
-            wav = AF.resample(wav, factor.numerator, factor.denominator)
-        out.append(wav)
+    out = [change_speed(wav[:n], factors[k]) for wav, n, k in zip(wavs, lens.tolist(), picks)]
     new_lens = torch.tensor([len(w) for w in out], dtype=lens.dtype, device=lens.device)
     padded = wavs.new_zeros(len(out), int(new_lens.max()) if len(out) else 0)
     for i, w in enumerate(out):
         padded[i, :len(w)] = w
     return padded, new_lens
+
+
+def change_speed(wav: torch.Tensor, factor: float) -> torch.Tensor:
+    """``wav [T]`` played ``factor`` times faster (Kaldi's ``sox speed``): about ``T / factor`` samples."""
+    factor = Fraction(factor).limit_denominator(100)
+    if factor == 1:
+        return wav
+    return AF.resample(wav, factor.numerator, factor.denominator)  # from f * rate down to rate
 
 
 def check_speed_factors(factors: Sequence[float]) -> str | None:

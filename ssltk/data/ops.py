@@ -1,4 +1,4 @@
-"""Operations on data directories: fix, combine, subset, split, filter.
+"""Operations on data directories: fix, combine, subset, split, filter, speed-perturb.
 
 Each writes complete, sorted tables atomically and regenerates ``spk2utt``.
 """
@@ -288,3 +288,46 @@ def filter_lines(ids: set[str], lines: list[str], field: int = 1, exclude: bool 
         if hit != exclude:
             out.append(line)
     return out
+
+
+# ---------------------------------------------------------------------------
+# speed perturbation
+
+# tables that describe the audio itself: rewritten (wav.scp, utt2spk) or left out (stale)
+_AUDIO_TABLES = {"wav.scp", "segments", "utt2spk", "spk2utt", "utt2dur", "utt2num_samples", "reco2dur"}
+
+
+def speed_perturb_data_dir(src: str | Path, dest: str | Path, factor: float) -> int:
+    """Kaldi's perturb_data_dir_speed.sh with the audio written out: ``dest`` holds every
+    utterance of ``src`` played ``factor`` times faster as ``dest/wav/<id>.flac``, with ids
+    and speakers prefixed ``sp<factor>-`` (a speaker at another speed is another voice).
+    Other utterance tables (text, ...) are copied; returns the utterance count."""
+    import soundfile as sf
+    import torch
+
+    from ssltk.data.audio import load_audio
+    from ssltk.data.augment import change_speed, check_speed_factors
+
+    problem = check_speed_factors([factor])
+    if problem:
+        raise DataDirError(f"speed_perturb_data_dir: {problem}")
+    sdir, out = DataDir(src), Path(dest)
+    prefix = f"sp{factor:g}-"
+    (out / "wav").mkdir(parents=True, exist_ok=True)
+    wav_scp = {}
+    for utt, spec in sdir.audio_specs().items():
+        samples, rate = load_audio(spec)
+        faster = change_speed(torch.from_numpy(samples), factor).numpy()
+        path = (out / "wav" / f"{prefix}{utt}.flac").resolve()
+        sf.write(path, faster, rate, subtype="PCM_16")
+        wav_scp[prefix + utt] = str(path)
+    dirout = DataDir(out)
+    for name in sdir.utt_tables():
+        if name not in _AUDIO_TABLES:
+            dirout.write(name, {prefix + k: v for k, v in sdir.table(name).items()})
+    if sdir.has("utt2spk"):
+        dirout.write("utt2spk", {prefix + k: prefix + v for k, v in sdir.table("utt2spk").items()})
+        dirout.write_spk2utt()
+    dirout.write("wav.scp", wav_scp)  # last: a directory with wav.scp is complete
+    return len(wav_scp)
+

@@ -72,7 +72,7 @@ def train(task_name: str, config: str | Path, train_dir: str | Path, valid_dir: 
     resuming = exp.resuming(cfg.trainer)
     train_ddir, valid_ddir = DataDir(train_dir), DataDir(valid_dir)
     kind = "feats" if feats else "audio"
-    meta: dict[str, Any] = {"kind": KIND, "task": task.name, "input": kind}
+    meta: dict[str, Any] = {"kind": KIND, "task": task.name, "input": kind, "config_file": str(config)}
     info = None
     if feats:
         info = _training_dump(train_ddir, valid_ddir, upstream)
@@ -86,8 +86,10 @@ def train(task_name: str, config: str | Path, train_dir: str | Path, valid_dir: 
     meta["frame_rate"] = _frame_rate(frontend, info)
     run = RunContext(exp, resuming, kind, meta["frame_rate"], None if tokens is None else str(tokens))
     meta.update(task.setup(cfg, train_ddir, run))
-    # the token directory and a frozen upstream's file may move: their contents are checked
-    free = (f"{task.section}.tokens", *(("frontend.upstream",) if "upstream_fingerprint" in meta else ()))
+    # the token directory and a frozen upstream's file may move: their contents are checked;
+    # the config file is a record (its sections are compared)
+    free = ("config_file", f"{task.section}.tokens",
+            *(("frontend.upstream",) if "upstream_fingerprint" in meta else ()))
     exp.start({**meta, **config_sections(cfg, "frontend", task.section)}, resuming, free=free)
     train_targets = task.targets(cfg, train_ddir, run, meta)
     valid_targets = task.targets(cfg, valid_ddir, run, meta)
