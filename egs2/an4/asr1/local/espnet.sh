@@ -29,6 +29,17 @@ results_reference=espnet_train_asr_transformer_cpu   # RESULTS.md: rows' CER rel
 results_notes=local/results_notes.md                  # RESULTS.md: appended after the tables
 stage=1
 stop_stage=100
+help_message=$(cat <<EOF
+Usage: $0 [options]   (stages and examples: the header of $0)
+Options (default):
+  --asr_config (${asr_config}) --inference_config (${inference_config})
+  --upstream (${upstream}), for 'frontend: ssltk' configs  --tag (${tag:-from the config})
+  --train_set (${train_set}) --valid_set (${valid_set}) --test_sets (${test_sets})
+  --speed_perturb_factors (${speed_perturb_factors}) --train_args (${train_args})
+  --ngpu (${ngpu}) --nj (${nj}) --stage (${stage}) --stop_stage (${stop_stage})
+  --results_reference (${results_reference}) --results_notes (${results_notes})
+EOF
+)
 # shellcheck source=egs2/TEMPLATE/path.sh
 . ./path.sh
 # shellcheck source=egs2/TEMPLATE/cmd.sh
