@@ -330,4 +330,3 @@ def speed_perturb_data_dir(src: str | Path, dest: str | Path, factor: float) -> 
         dirout.write_spk2utt()
     dirout.write("wav.scp", wav_scp)  # last: a directory with wav.scp is complete
     return len(wav_scp)
-

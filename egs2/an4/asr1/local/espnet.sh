@@ -54,10 +54,12 @@ EOF
 python=(python -m ssltk.espnet.run)   # ESPnet entry points with `frontend: ssltk` known
 dump=dump/espnet
 token_list=${dump}/tokens/char/tokens.txt
-sp_set=${train_set}
+perturbed=()   # the factors other than 1
 for factor in ${speed_perturb_factors}; do
-    [ "${factor}" = 1.0 ] || [ "${factor}" = 1 ] || sp_set=${train_set}_sp
+    [ "${factor}" = 1.0 ] || [ "${factor}" = 1 ] || perturbed+=("${factor}")
 done
+sp_set=${train_set}${perturbed[*]:+_sp}
+train_dir=$([ "${sp_set}" = "${train_set}" ] && echo "data/${train_set}" || echo "${dump}/${sp_set}")
 if [ -z "${tag}" ]; then
     tag=espnet_$(basename "${asr_config}" .yaml)
     [ -n "${upstream}" ] && tag+=_$(basename "${upstream}" .pt)
@@ -75,13 +77,9 @@ fi
 stats=${exp}/stats
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
-    log "Stage 1: ${dump}/${sp_set} (speed factors ${speed_perturb_factors}), ${token_list}"
-    parts=()
-    for factor in ${speed_perturb_factors}; do
-        if [ "${factor}" = 1.0 ] || [ "${factor}" = 1 ]; then
-            parts+=("data/${train_set}")
-            continue
-        fi
+    log "Stage 1: ${train_dir} (speed factors ${speed_perturb_factors}), ${token_list}"
+    parts=("data/${train_set}")
+    for factor in "${perturbed[@]}"; do
         part=${dump}/${train_set}_sp${factor}
         fresh "${part}/wav.scp" "data/${train_set}/wav.scp" ||
             python -m ssltk.bin.datadir speed-perturb "${factor}" "data/${train_set}" "${part}"
@@ -93,8 +91,6 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
         --output "${token_list}" --field 2- --cleaner none --write_vocabulary true \
         --add_symbol "<blank>:0" --add_symbol "<unk>:1" --add_symbol "<sos/eos>:-1"
 fi
-train_dir=$([ "${sp_set}" = "${train_set}" ] && echo "data/${train_set}" || echo "${dump}/${sp_set}")
-
 data_args() {  # --<split>_data_path_and_name_and_type pairs of a data dir
     echo "--$1_data_path_and_name_and_type $2/wav.scp,speech,sound"
     echo "--$1_data_path_and_name_and_type $2/text,text,text"
