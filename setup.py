@@ -34,7 +34,9 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["ssltk", "ssltk.*"]),
-    package_data={"ssltk": ["tasks/conf/*.yaml", "pretraining/conf/*.yaml"]},  # example configs
+    # example configs, and the weights and model card of the shipped upstreams
+    package_data={"ssltk": ["tasks/conf/*.yaml", "pretraining/conf/*.yaml", "upstream/weights/*.pt",
+                           "upstream/weights/README.md"]},
     install_requires=install_requires,
     extras_require=extras_require,
     # A `python` stand-in for ESPnet recipes (asr.sh --python): see ssltk.espnet.run.

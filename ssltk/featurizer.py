@@ -130,16 +130,7 @@ class Featurizer(nn.Module):
         if self.logits is None:
             raise UserError("mode='layer' has no weights to load")
         path = Path(path)
-        if path.suffix in (".pt", ".pth"):
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-            if not (isinstance(payload, dict) and payload.get("format") == WEIGHTS_FORMAT):
-                raise UserError(f"{path}: not a featurizer weights file (expected format {WEIGHTS_FORMAT!r})")
-            weights = torch.as_tensor(payload["weights"], dtype=torch.float32)
-        else:
-            try:
-                weights = torch.tensor([float(line) for line in path.read_text().split()], dtype=torch.float32)
-            except ValueError as err:
-                raise UserError(f"{path}: expected one number per line ({err})") from err
+        weights = read_weights(path)
         if weights.numel() != self.num_hidden_states:
             raise UserError(
                 f"{path}: has {weights.numel()} weights, this featurizer has {self.num_hidden_states} hidden states"
@@ -242,3 +233,18 @@ class FeatureSpec:
             featurizer = Featurizer(upstream, mode=self.mode, layers=self.layers,
                                     layer_norm=self.layer_norm, weights_path=self.weights)
         return upstream, featurizer
+
+
+def read_weights(path: str | Path) -> torch.Tensor:
+    """Normalised layer weights written by :meth:`Featurizer.save_weights` (``.pt``/``.pth``
+    or text, one weight per hidden state), as float32."""
+    path = Path(path)
+    if path.suffix in (".pt", ".pth"):
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if not (isinstance(payload, dict) and payload.get("format") == WEIGHTS_FORMAT):
+            raise UserError(f"{path}: not a featurizer weights file (expected format {WEIGHTS_FORMAT!r})")
+        return torch.as_tensor(payload["weights"], dtype=torch.float32)
+    try:
+        return torch.tensor([float(line) for line in path.read_text().split()], dtype=torch.float32)
+    except ValueError as err:
+        raise UserError(f"{path}: expected one number per line ({err})") from err

@@ -11,10 +11,11 @@ as many as the utterance yields on its own. Attributes: ``num_layers``, ``hidden
 Sample rate: the upstream takes no rate argument. Callers (the data loader) resample
 audio to ``upstream.sample_rate`` (16 kHz for every model here) before ``forward``.
 
-Names and paths: a registry name (see :func:`list_upstreams`) builds a *randomly
+Names and paths: an architecture name (see :func:`list_upstreams`) builds a *randomly
 initialised* model of that architecture (seeded from the name, so loads agree; pass
-``seed=`` for another draw); nothing is downloaded. Pre-trained weights come
-from a path: a fairseq ``.pt``, a Hugging Face directory (``config.json`` + weights), an
+``seed=`` for another draw; :func:`is_random_init` tells); nothing is downloaded.
+``ssltk_mini`` and ``ssltk_mini_student`` load ssltk's own pre-trained weights, shipped
+in the package. Other pre-trained weights come from a path: a fairseq ``.pt``, a Hugging Face directory (``config.json`` + weights), an
 s3prl converted ``.pt`` or an ssltk checkpoint. An existing path always wins over a
 registry name of the same spelling. Returned models are in eval mode.
 
@@ -31,12 +32,10 @@ from typing import Any
 
 from ssltk.errors import UserError
 from ssltk.upstream.base import Upstream
-from ssltk.upstream.checkpoint import CheckpointNotFoundError, load_upstream
+from ssltk.upstream.checkpoint import CheckpointNotFoundError, apply_overrides, load_upstream
 from ssltk.upstream.registry import REGISTRY
-from ssltk.upstream.ssl_model import SSLUpstream
-from ssltk.upstream.state_mapping import assign_state, meta_upstream
 
-__all__ = ["UnknownUpstreamError", "Upstream", "describe", "list_upstreams", "load"]
+__all__ = ["UnknownUpstreamError", "Upstream", "describe", "is_random_init", "list_upstreams", "load"]
 
 
 class UnknownUpstreamError(UserError):
@@ -51,6 +50,12 @@ def list_upstreams() -> list[str]:
 def describe(name: str) -> str:
     """One-line description of a registry name."""
     return _entry(name).description
+
+
+def is_random_init(name: str) -> bool:
+    """Whether ``name`` is a registry name that builds a randomly initialised model (an
+    existing path of that spelling wins in :func:`load`, so it is not)."""
+    return name in REGISTRY and REGISTRY[name].weights == "random" and not Path(name).exists()
 
 
 def _entry(name: str):
@@ -80,23 +85,8 @@ def load(name_or_path: str | Path, **overrides: Any) -> Upstream:
                 raise UserError(f"overrides {sorted(overrides)} are not supported for a UASR "
                                 f"experiment ({path})")
             return load_uasr_upstream(path)
-        upstream = load_upstream(path)
-        if overrides:
-            upstream = _apply_overrides(upstream, overrides)
-        return upstream.eval()
+        return apply_overrides(load_upstream(path), overrides).eval()
     name = str(name_or_path)
     if name.endswith((".pt", ".pth", ".bin", ".ckpt")) or "/" in name:
         raise CheckpointNotFoundError(f"upstream checkpoint not found: {name}")
     return _entry(name).build(**overrides)
-
-
-def _apply_overrides(upstream: Upstream, overrides: dict[str, Any]) -> Upstream:
-    if not isinstance(upstream, SSLUpstream):
-        raise UserError(f"overrides {sorted(overrides)} are not supported for {type(upstream).__name__} checkpoints")
-    rebuilt = meta_upstream(upstream.config.replace(**overrides))
-    try:
-        assign_state(rebuilt, upstream.state_dict())  # shares the tensors: no second copy
-    except RuntimeError as err:
-        raise UserError(f"overrides {overrides} change the model's parameters: {err}") from err
-    rebuilt.pretraining_heads = upstream.pretraining_heads
-    return rebuilt

@@ -62,7 +62,7 @@ def test_bad_transcript_line_and_missing_audio_are_named(tmp_path):
 def test_an4_asr1_debug_recipe_end_to_end(tmp_path):
     root = small_an4(tmp_path / "an4")
     recipe = recipe_copy(tmp_path / "tree", "an4/asr1")
-    run("./run.sh --train_config conf/tuning/train_debug.yaml --dev_utts 10 --test_sets test "
+    run("./run.sh --upstreams fbank --train_config conf/tuning/train_debug.yaml --dev_utts 10 --test_sets test "
         "--espnet_config conf/espnet/tuning/train_asr_debug.yaml "
         "--espnet_ssltk_config conf/espnet/tuning/train_asr_ssltk_debug.yaml --espnet_upstream hubert_debug",
         recipe, AN4=str(root))

@@ -47,6 +47,8 @@ def test_slurp_ic1_runs_end_to_end_and_resumes(tmp_path):
     assert "hubert_debug (random init)" in results
     assert "scenario_acc" in results and "action_acc" in results
     assert len(list((recipe / "data" / "test").glob("utt2intent"))) == 1
+    # the SSL upstream's learned layer weights are plotted (FBANK has one hidden state: left out)
+    assert (recipe / "exp" / "layer_weights.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     checkpoint = recipe / "exp" / "cls_fbank_weighted_sum_tiny" / "checkpoint.pt"
     stamp = checkpoint.stat().st_mtime_ns
     rerun = run(f"{cmd} --stage 5 --stop_stage 5", recipe, SLURP="")

@@ -361,3 +361,20 @@ def test_program_fallback(tmp_path):
         assert validate_data_dir(ddir, audio="full") == []
         assert not (ddir / "phones.ctm").exists() and (ddir / "text.phn").is_file()
     assert "no `phones.ctm`" in (a / "README.md").read_text()
+
+
+def test_pretrain_kind_is_multilingual_with_training_voices_only(corpora):
+    from ssltk.corpora.synth import pretrain
+
+    root = corpora["pretrain"]
+    langs = {}
+    for split in SPLITS:
+        langs.update(read_table(root / "data" / split / "utt2lang"))
+    assert len(langs) == NUM and len(set(langs.values())) >= 5
+    assert set(langs.values()) <= {*pretrain.ENGLISH_ACCENTS, *pretrain.NUMBER_LANGUAGES, "tn", "tn+en"}
+    readme = (root / "README.md").read_text()
+    variants = {r.split("|")[3].strip() for r in readme.splitlines()
+                if r.startswith("| spk") and len(r.split("|")) > 8}
+    assert variants and variants <= set(VARIANTS["train"])  # never a dev/test voice of another kind
+    sizes = pretrain.split_sizes(6000)
+    assert sizes == {"train": 5820, "dev": 120, "test": 60}

@@ -179,6 +179,7 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     done
     python -m ssltk.bin.results_table --expdir "${expdir}" --out RESULTS.md \
         ${results_reference:+--reference "${results_reference}"} ${results_notes:+--notes "${results_notes}"}
+    python -m ssltk.bin.plot_layer_weights --expdir "${expdir}" --out "${expdir}/layer_weights.png"
     log "Results: $(pwd)/RESULTS.md"
     cat RESULTS.md
 fi

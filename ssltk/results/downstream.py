@@ -23,17 +23,14 @@ import yaml
 
 from ssltk.results.table import markdown_table, merge_seeds, natural_key
 
-BASELINES = ("fbank", "mfcc")
 DESCRIPTION = ("experiment", "toolkit", "upstream", "featurizer", "config")
 TRAIN_TIME = "train time (s)"
 
 
 def describe_upstream(upstream: str) -> str:
-    if upstream in BASELINES or Path(upstream).exists():
-        return upstream
-    from ssltk.hub import list_upstreams
+    from ssltk.hub import is_random_init
 
-    return f"{upstream} (random init)" if upstream in list_upstreams() else upstream
+    return f"{upstream} (random init)" if is_random_init(upstream) else upstream
 
 
 def _yaml(path: Path) -> dict:

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from ssltk.errors import UserError
 from ssltk.upstream.base import Upstream
 from ssltk.upstream.config import EncoderConfig
 from ssltk.upstream.fairseq_layout import read_fairseq, read_s3prl_converted, save_s3prl_hubert
@@ -29,13 +30,16 @@ from ssltk.upstream.state_mapping import (
     CheckpointError,
     CheckpointNotFoundError,
     KeyMismatchError,
+    assign_state,
     build_ssl_upstream,
+    meta_upstream,
 )
 
 __all__ = [
     "CheckpointError",
     "CheckpointNotFoundError",
     "KeyMismatchError",
+    "apply_overrides",
     "detect_layout",
     "load_upstream",
     "save_s3prl_hubert",
@@ -60,18 +64,35 @@ def read_ssltk(ckpt: dict[str, Any], source: str) -> Upstream:
     if kind != "ssl":
         raise CheckpointError(f"{source}: unknown ssltk upstream kind {kind!r}")
     cfg = EncoderConfig.from_dict(ckpt["config"])
-    return build_ssl_upstream(source, cfg, ckpt["state_dict"], ckpt.get("pretraining_heads"))
+    # weights stored in half precision (save_ssltk(dtype=torch.float16)) compute in float32
+    state, heads = (_to_float32(ckpt.get(key) or {}) for key in ("state_dict", "pretraining_heads"))
+    return build_ssl_upstream(source, cfg, state, heads)
 
 
-def save_ssltk(upstream: Upstream, path: str | Path) -> Path:
-    """Write ``upstream`` in ssltk's own format (plain dicts and tensors only)."""
+def _to_float32(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+
+
+def save_ssltk(upstream: Upstream, path: str | Path, dtype: torch.dtype | None = None,
+               pretraining_heads: bool = True) -> Path:
+    """Write ``upstream`` in ssltk's own format (plain dicts and tensors only).
+
+    ``dtype`` (e.g. ``torch.float16``) stores the floating-point weights in that precision
+    (loading turns them back into float32); ``pretraining_heads=False`` leaves out the
+    heads that only continued pre-training needs.
+    """
     path = Path(path)
+
+    def stored(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().to(dtype) if dtype is not None and v.is_floating_point()
+                else v.detach().cpu() for k, v in tensors.items()}
+
     if isinstance(upstream, SSLUpstream):
         payload = {
             "kind": "ssl",
             "config": upstream.config.to_dict(),
-            "state_dict": {k: v.detach().cpu() for k, v in upstream.state_dict().items()},
-            "pretraining_heads": {k: v.detach().cpu() for k, v in upstream.pretraining_heads.items()},
+            "state_dict": stored(upstream.state_dict()),
+            "pretraining_heads": stored(upstream.pretraining_heads) if pretraining_heads else {},
         }
     elif isinstance(upstream, KaldiFeatureUpstream):
         payload = {"kind": "kaldi_features", "config": upstream.config.to_dict()}
@@ -80,6 +101,22 @@ def save_ssltk(upstream: Upstream, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"format": SSLTK_FORMAT, "version": SSLTK_FORMAT_VERSION, **payload}, path)
     return path
+
+
+def apply_overrides(upstream: Upstream, overrides: dict[str, Any]) -> Upstream:
+    """``upstream`` with config ``overrides`` that keep its parameter shapes (dropouts,
+    ``layerdrop``...); the weights are shared, not copied."""
+    if not overrides:
+        return upstream
+    if not isinstance(upstream, SSLUpstream):
+        raise UserError(f"overrides {sorted(overrides)} are not supported for {type(upstream).__name__} checkpoints")
+    rebuilt = meta_upstream(upstream.config.replace(**overrides))
+    try:
+        assign_state(rebuilt, upstream.state_dict())
+    except RuntimeError as err:
+        raise UserError(f"overrides {overrides} change the model's parameters: {err}") from err
+    rebuilt.pretraining_heads = upstream.pretraining_heads
+    return rebuilt
 
 
 def detect_layout(obj: Any) -> str:

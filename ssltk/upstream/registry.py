@@ -1,10 +1,13 @@
-"""Named upstream architectures.
+"""Named upstreams: architectures (random init), Kaldi features and ssltk's shipped models.
 
-A registry name builds a randomly initialised model of that architecture: no weights
-are downloaded. The initialisation is seeded from the name (``seed=`` overrides it) and
-leaves the global RNG untouched, so two loads of a name give the same model. Pre-trained
-weights come from a checkpoint path given to :func:`ssltk.hub.load`. Dropout and
-layerdrop values are pre-training settings; they have no effect in eval mode.
+An architecture name (``hubert_base``, ``hubert_debug``...) builds a *randomly initialised*
+model: no weights are downloaded. The initialisation is seeded from the name (``seed=``
+overrides it) and leaves the global RNG untouched, so two loads of a name give the same
+model. Dropout and layerdrop values are pre-training settings; they have no effect in eval
+mode. ``fbank`` / ``mfcc`` are Kaldi features. The shipped names (``ssltk_mini``,
+``ssltk_mini_student``) load the real weights that ssltk pre-trained itself
+(``egs2/ssltk_mini/ssl1``), stored in ``ssltk/upstream/weights/`` with their model card.
+Other pre-trained weights come from a checkpoint path given to :func:`ssltk.hub.load`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 
@@ -87,11 +91,22 @@ _DESCRIPTIONS = {
 }
 
 
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+# name -> (file in WEIGHTS_DIR, description); the model card is WEIGHTS_DIR / "README.md"
+SHIPPED = {
+    "ssltk_mini": ("ssltk_mini.pt", "ssltk's reference MelHuBERT, 6 x 256, pre-trained by "
+                   "egs2/ssltk_mini/ssl1 (shipped weights)"),
+    "ssltk_mini_student": ("ssltk_mini_student.pt", "DistilHuBERT student of ssltk_mini, 2 x 256 "
+                           "(shipped weights)"),
+}
+
+
 @dataclass(frozen=True)
 class RegistryEntry:
     name: str
     description: str
     build: Callable[..., Upstream]
+    weights: Literal["random", "features", "shipped"]  # random init, no weights, real weights
 
 
 def _ssl_builder(name: str, cfg: EncoderConfig) -> Callable[..., Upstream]:
@@ -114,16 +129,32 @@ def _kaldi_builder(kind: str) -> Callable[..., Upstream]:
     return build
 
 
+def _shipped_builder(name: str, file: str) -> Callable[..., Upstream]:
+    def build(**overrides: Any) -> Upstream:
+        from ssltk.upstream.checkpoint import apply_overrides, load_upstream
+
+        path = WEIGHTS_DIR / file
+        if not path.is_file():
+            raise UserError(f"{name}: its weights {path} are missing from this installation "
+                            f"(reinstall ssltk, or rebuild them with egs2/ssltk_mini/ssl1)")
+        return apply_overrides(load_upstream(path), overrides).eval()
+
+    return build
+
+
 def _describe(name: str, cfg: EncoderConfig) -> str:
     if name in _DESCRIPTIONS:
-        return _DESCRIPTIONS[name]
+        return _DESCRIPTIONS[name] + " (random init)"
     return f"tiny {cfg.family} for tests: {cfg.num_layers} x {cfg.hidden_size}" + (
         ", pre-LN" if cfg.layer_norm_first else ""
-    )
+    ) + " (random init)"
 
 
 REGISTRY: dict[str, RegistryEntry] = {
-    **{name: RegistryEntry(name, _describe(name, cfg), _ssl_builder(name, cfg)) for name, cfg in SSL_CONFIGS.items()},
-    "fbank": RegistryEntry("fbank", _DESCRIPTIONS["fbank"], _kaldi_builder("fbank")),
-    "mfcc": RegistryEntry("mfcc", _DESCRIPTIONS["mfcc"], _kaldi_builder("mfcc")),
+    **{name: RegistryEntry(name, _describe(name, cfg), _ssl_builder(name, cfg), "random")
+       for name, cfg in SSL_CONFIGS.items()},
+    "fbank": RegistryEntry("fbank", _DESCRIPTIONS["fbank"], _kaldi_builder("fbank"), "features"),
+    "mfcc": RegistryEntry("mfcc", _DESCRIPTIONS["mfcc"], _kaldi_builder("mfcc"), "features"),
+    **{name: RegistryEntry(name, description, _shipped_builder(name, file), "shipped")
+       for name, (file, description) in SHIPPED.items()},
 }

@@ -8,7 +8,7 @@
 #   ./run.sh --espnet false                       # ssltk rows only
 set -euo pipefail
 
-upstreams="fbank"                 # add checkpoint paths of pre-trained upstreams
+upstreams="fbank ssltk_mini ssltk_mini_student"  # hub names or checkpoint paths of pre-trained upstreams
 train_config=conf/train.yaml
 token_type=char                   # char | bpe (sentencepiece, --bpe_size)
 bpe_size=30
@@ -17,7 +17,7 @@ test_sets="train_dev test"        # sets to decode and score
 espnet=true                       # also run ESPnet's own set-up (local/espnet.sh)
 espnet_config=conf/espnet/train_asr_transformer_cpu.yaml
 espnet_ssltk_config=conf/espnet/train_asr_ssltk_cpu.yaml
-espnet_upstream=fbank             # the upstream of ESPnet's `frontend: ssltk` row
+espnet_upstream=ssltk_mini        # the upstream of ESPnet's `frontend: ssltk` row
 stage=1
 stop_stage=100
 . utils/parse_options.sh

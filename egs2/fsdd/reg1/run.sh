@@ -4,7 +4,7 @@
 #   ./run.sh [--upstreams "fbank hubert_base"] [--train_config conf/train.yaml]
 set -euo pipefail
 
-upstreams="fbank hubert_base"     # hubert_base without a path: random init (architecture only)
+upstreams="fbank ssltk_mini ssltk_mini_student"  # ssltk's shipped pre-trained upstreams; hub names or checkpoint paths
 train_config=conf/train.yaml
 featurizer=weighted_sum
 layer=-1

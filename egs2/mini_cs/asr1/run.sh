@@ -4,7 +4,7 @@
 # rate and per-language error rates, FBANK and an SSL upstream.
 set -euo pipefail
 
-upstreams="fbank hubert_base"     # hubert_base without a path: random init (architecture only)
+upstreams="fbank ssltk_mini ssltk_mini_student"  # ssltk's shipped pre-trained upstreams; hub names or checkpoint paths
 train_config=conf/train.yaml
 num_utts=2000                     # synthetic corpus size (conf/train.yaml was tuned on 2000)
 stage=1

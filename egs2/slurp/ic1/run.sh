@@ -4,10 +4,10 @@
 # Real SLURP when SLURP is set (db.sh); otherwise the synthetic intent corpus.
 #   ./run.sh --num_utts 3000                   full config (conf/train.yaml was tuned on 3000 utts)
 #   ./run.sh --upstreams "fbank /path/hubert_base_ls960.pt"
-#   ./run.sh --train_config conf/tuning/train_debug.yaml --upstreams "fbank hubert_debug"   (make demo)
+#   ./run.sh --train_config conf/tuning/train_debug.yaml --upstreams "fbank ssltk_mini"   (make demo)
 set -euo pipefail
 
-upstreams="fbank hubert_base"          # hubert_base without a path: random init (architecture only)
+upstreams="fbank ssltk_mini ssltk_mini_student"  # ssltk's shipped pre-trained upstreams; hub names or checkpoint paths
 train_config=conf/train.yaml
 num_utts=1000                          # synthetic corpus size (1000: demo-sized; the full config: 3000)
 stage=1

@@ -6,10 +6,10 @@
 # Each run is an experiment exp/fewshot_<upstream>_k<k>_s<seed>, scored on
 # data/test_<speaker>: its own table in RESULTS.md, with the mean and standard
 # deviation over seeds (ssltk.bin.results_table).  Run from egs2/fsdd/cls1:
-#   local/few_shot.sh --upstreams "fbank ../ssl1/exp/upstreams/pretrain2.pt ../ssl1/exp/upstreams/student.pt"
+#   local/few_shot.sh [--upstreams "fbank ssltk_mini ../ssl1/exp/upstreams/pretrain2.pt"] [--shots "1 5"]
 set -euo pipefail
 
-upstreams=fbank
+upstreams="fbank ssltk_mini ssltk_mini_student"
 shots="1 5 20"
 seeds="0 1 2"
 heldout_speaker=theo
