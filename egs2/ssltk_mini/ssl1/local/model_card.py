@@ -39,9 +39,10 @@ def data_rows(data: Path) -> list[list[str]]:
         for utt, path in read_table(data / dset / "wav.scp").items():
             key = f"{dset}: {source_of(utt, path)}"
             hours.setdefault(key, []).append(sf.info(path).duration)
-    rows = [[k, str(len(v)), f"{sum(v) / 3600:.2f}"] for k, v in hours.items()]
+    rows = [[k, str(len(v)), f"{sum(v) / 3600:.2f}"] for k, v in sorted(hours.items(), reverse=True)]
     train = [d for k, v in hours.items() if k.startswith("train") for d in v]
-    rows.append(["train: total", str(len(train)), f"{sum(train) / 3600:.2f}"])
+    rows.insert(sum(k.startswith("train") for k in hours),
+                ["train: total", str(len(train)), f"{sum(train) / 3600:.2f}"])
     return rows
 
 
@@ -73,6 +74,7 @@ def main() -> None:
     parser.add_argument("--data", default="data")
     parser.add_argument("--weights_dir", required=True)
     parser.add_argument("--command", default="./run.sh")
+    parser.add_argument("--probe", default="k-means", help="how the layer probe's units were made")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     expdir, data, weights = Path(args.expdir), Path(args.data), Path(args.weights_dir)
@@ -141,8 +143,8 @@ def main() -> None:
     lines += markdown_table(["step", "metric", "best", "best epoch", "epochs", "updates", "seconds"],
                             "llrrrrr", rows)
     lines += ["", "## Layer probe", "",
-              "Per hidden state: k-means (k = 100, fitted on 100k frames of the training set) labels "
-              "the synthetic dev set, scored against its phone alignments. The best layer is the "
+              f"Per hidden state: {args.probe} labels the synthetic dev set, scored against its "
+              "phone alignments (PNMI: the units of that hidden state). The best layer is the "
               "one to use where a recipe takes a single layer (e.g. UASR features); it is chosen "
               "here, on the pre-training dev set, never on an evaluation set.", ""]
     for name in NAMES:
