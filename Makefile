@@ -10,8 +10,9 @@
 
 DEMO_UPSTREAMS ?= fbank ssltk_mini
 
+# the demo runs one training job at a time: both cores to it
 demo: env
-	cd egs2/slurp/ic1 && ./run.sh --train_config conf/tuning/train_debug.yaml --upstreams "$(DEMO_UPSTREAMS)"
+	cd egs2/slurp/ic1 && OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} ./run.sh --train_config conf/tuning/train_debug.yaml --upstreams "$(DEMO_UPSTREAMS)"
 
 env:
 	$(MAKE) -C tools

@@ -72,7 +72,7 @@ def test_rerun_is_a_noop(recipe):
 
 def test_melhubert_features_need_the_mini_synth_recipe(tmp_path):
     recipe = recipe_copy(tmp_path, "mini_uasr/uasr1")
-    res = subprocess.run(["bash", "-c", "./run.sh --stage 4 --stop_stage 4"], cwd=recipe,
+    res = subprocess.run(["bash", "-c", "./run.sh --feats_upstream melhubert --stage 4 --stop_stage 4"], cwd=recipe,
                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert res.returncode != 0
     assert "../../mini_synth/ssl1/exp/pretrain1/upstream.pt" in res.stderr

@@ -3,9 +3,13 @@
 # with and without the CLIP loss (targets: a small frozen scene encoder trained here on the
 # text-only side, local/clip_targets.sh), three seeds each.  CPU-sized (conf/train_gan.yaml).
 #
-# --feats_upstream melhubert (default, as in RESULTS.md): layer 3 of the MelHuBERT that
-#     egs2/mini_synth/ssl1 pre-trains on this corpus's audio; run that recipe first
-#     (cd ../../mini_synth/ssl1 && ./run.sh), it writes ${melhubert}.
+# --feats_upstream ssltk_mini (default): hidden state 1 (ssltk_mini_layer) of ssltk's shipped upstream,
+#     the layer whose k-means units have the highest PNMI in the layer probe of its model
+#     card (ssltk/upstream/weights/README.md: measured on the pre-training corpus's dev set,
+#     so no label of this corpus chooses it).
+# --feats_upstream melhubert: layer 3 of the MelHuBERT that egs2/mini_synth/ssl1 pre-trains
+#     on this corpus's audio; run that recipe first (cd ../../mini_synth/ssl1 && ./run.sh),
+#     it writes ${melhubert}.
 # --feats_upstream fbank, or any hub name or upstream checkpoint: those features instead.
 # Other options after these defaults go to uasr.sh and override them (uasr.sh --help), e.g.
 #   ./run.sh --stage 7 --seeds 0 --clip_weights 0
@@ -14,7 +18,8 @@
 set -euo pipefail
 
 melhubert=../../mini_synth/ssl1/exp/pretrain1/upstream.pt
-feats_upstream=melhubert
+ssltk_mini_layer=1
+feats_upstream=ssltk_mini
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -34,6 +39,8 @@ if [ "${feats_upstream}" = melhubert ]; then
         exit 1
     fi
     features=(--upstream "${melhubert}" --layer 3 --feats_tag melhubert_l3)
+elif [ "${feats_upstream}" = ssltk_mini ]; then
+    features=(--upstream ssltk_mini --layer "${ssltk_mini_layer}" --feats_tag "ssltk_mini_l${ssltk_mini_layer}")
 else
     features=(--upstream "${feats_upstream}")
 fi
