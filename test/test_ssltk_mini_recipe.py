@@ -2,6 +2,7 @@
 synthetic speech and the real training recordings, and never an evaluation set's test audio."""
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,6 @@ def test_data_combines_synthetic_and_real_training_audio_only(tmp_path):
 
 def test_missing_corpus_is_named(tmp_path):
     recipe = recipe_copy(tmp_path, "ssltk_mini/ssl1")
-    import subprocess
-
     res = subprocess.run(["bash", "-c", "local/data.sh --num_utts 30"], cwd=recipe, text=True,
                          capture_output=True, env={**os.environ, "FSDD": str(tmp_path / "nowhere"),
                                                    "AN4": str(AN4)})

@@ -47,9 +47,14 @@ def data_rows(data: Path) -> list[list[str]]:
 
 
 def languages(data: Path) -> str:
+    """Synthetic training utterances per language, from the synthetic corpus's own utt2lang
+    (data/train combines sources without one, so it has none)."""
+    train = set(read_table(data / "train" / "wav.scp"))
     counts: dict[str, int] = {}
-    for lang in read_table(data / "train" / "utt2lang").values() if (data / "train" / "utt2lang").is_file() else []:
-        counts[lang] = counts.get(lang, 0) + 1
+    for table in sorted(Path("downloads").glob("synth_pretrain_*/data/train/utt2lang")):
+        for utt, lang in read_table(table).items():
+            if utt in train:
+                counts[lang] = counts.get(lang, 0) + 1
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
