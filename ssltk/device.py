@@ -19,3 +19,20 @@ def select_device(name: str | None, option: str = "--device") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"{option} is '{name}' but CUDA is not available on this machine")
     return device
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak for `peak_memory_mb` (CUDA; the CPU peak cannot be reset)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory in MiB: on CUDA the tensors allocated on ``device`` since the last
+    `reset_peak_memory`; on CPU the process's peak resident set size (everything the
+    process holds, since it started)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

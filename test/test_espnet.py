@@ -101,6 +101,49 @@ def test_espnet_trains_and_decodes_with_ssltk_frontend(tmp_path):
     assert sorted(line.split()[0] for line in lines) == sorted(TEXTS)
 
 
+def _training_args(data: Path) -> list[str]:
+    """The arguments asr.sh adds to a config (training data, tokens, output)."""
+    sets = []
+    for split in ("train", "valid"):
+        sets += [f"--{split}_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
+                 f"--{split}_data_path_and_name_and_type", f"{data}/text,text,text",
+                 f"--{split}_shape_file", f"{data}/speech_shape", f"--{split}_shape_file", f"{data}/text_shape"]
+    return ["--output_dir", "exp", "--ngpu", "0", "--num_workers", "0", "--num_att_plot", "0",
+            "--token_type", "char", "--token_list", f"{data}/tokens.txt", "--frontend_conf", "fs=16k",
+            "--fold_length", "80000", "--fold_length", "150", *sets]
+
+
+def test_espnet_trains_every_peft_method_in_the_ssltk_frontend(tmp_path):
+    """One ESPnet training run with every ssltk.peft method at once: each one's parameters
+    train and are saved, the upstream's own weights stay as loaded."""
+    import yaml
+
+    data = write_data(tmp_path)
+    config = yaml.safe_load(CONFIG.read_text())
+    config["frontend_conf"]["peft"] = {
+        "houlsby": {"bottleneck": 4}, "adapter_bias": {"placement": ["attn"]}, "bitfit": True,
+        "lora": {"rank": 2, "targets": ["v_proj", "fc2"]}, "prefix": {"length": 2}, "prompt": {"length": 3}}
+    (tmp_path / "peft.yaml").write_text(yaml.safe_dump(config))
+    run_launcher([sys.executable, "-m", "ssltk.espnet.run", "espnet2.bin.asr_train",
+                  "--config", str(tmp_path / "peft.yaml"), *_training_args(data)], tmp_path, "train.log")
+    state = torch.load(tmp_path / "exp/1epoch.pth", map_location="cpu")
+    layer = "frontend.upstream.encoder.layers.0."
+    frozen = hub.load("hubert_debug").state_dict()
+    # zero-initialised (houlsby, adapter_bias, lora) or loaded (bitfit) values that must move
+    moved = {
+        "houlsby": (layer + "ffn_adapter.up.weight", 0),
+        "adapter_bias": (layer + "attn_adapter.alpha.weight", 0),
+        "lora": (layer + "attention.v_proj.lora_b", 0),
+        "bitfit": (layer + "ffn.fc1.bias", frozen["encoder.layers.0.ffn.fc1.bias"]),
+    }
+    for method, (key, start) in moved.items():
+        assert (state[key] - start).abs().sum() > 0, f"{method}: {key} did not train"
+    for key in (layer + "prefix.keys", "frontend.upstream.encoder.prompt.vectors"):  # random init
+        assert key in state
+    assert torch.equal(state[layer + "ffn.fc1.weight"], frozen["encoder.layers.0.ffn.fc1.weight"])
+    assert torch.equal(state[layer + "attention.v_proj.base.weight"], frozen["encoder.layers.0.attention.v_proj.weight"])
+
+
 @pytest.mark.parametrize("options", [dict(featurizer="weighted_sum", layer_norm=True),
                                      dict(featurizer="layer", layer=1)])
 def test_frontend_features_equal_ssltk_extraction(tmp_path, options):

@@ -375,7 +375,8 @@ def test_resume_after_sigkill_is_bit_exact(tmp_path, capfd, one_thread):
     assert same(weights(resumed), weights(straight))
     assert [h["epoch"] for h in resumed_results["history"]] == list(range(1, RESUME_EPOCHS + 1))
     for a, b in zip(resumed_results["history"], results["history"]):
-        assert {k: v for k, v in a.items() if k != "time"} == {k: v for k, v in b.items() if k != "time"}
+        measured = lambda k: k == "time" or k.startswith("cost/")  # noqa: E731 - wall clock and memory
+        assert {k: v for k, v in a.items() if not measured(k)} == {k: v for k, v in b.items() if not measured(k)}
 
 
 # ---------------------------------------------------------------- DDP (gloo, CPU)
@@ -459,3 +460,26 @@ def test_device_selection_names_the_setting():
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="--device is 'cuda:1' but CUDA is not available"):
             select_device("cuda:1")
+
+
+def test_trainer_reports_trainable_parameters_speed_and_peak_memory(tmp_path):
+    model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
+    model[0].requires_grad_(False)
+
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = model
+
+        def forward(self, batch):
+            loss = self.net(batch["x"]).square().mean()
+            return loss, {}
+
+    batches = [{"x": torch.randn(3, 4)} for _ in range(4)]
+    cfg = config_from_dict({"trainer": {"max_epochs": 2, "best_metric": "train/loss"}}, source="test")
+    results = Trainer(Wrapped(), batches, None, cfg, tmp_path).fit()
+    assert results["parameters"] == 4 * 8 + 8 + 8 * 2 + 2
+    assert results["trainable_parameters"] == 8 * 2 + 2
+    assert "model: 58 parameters, 18 trainable (31.03%)" in (tmp_path / "train.log").read_text()
+    for epoch in results["history"]:
+        assert epoch["cost/steps_per_sec"] > 0 and epoch["cost/peak_memory_mb"] > 0

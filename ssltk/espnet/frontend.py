@@ -9,6 +9,8 @@ ESPnet config (register the name with :mod:`ssltk.espnet.run`)::
         layer_norm: false            # normalise each hidden state first
         weights_path: null           # start the weighted sum from saved Featurizer weights
         finetune_upstream: false     # default: frozen (eval mode, no gradients)
+        peft:                        # optional: parameter-efficient methods (ssltk.peft)
+            houlsby: {bottleneck: 32}
 
 The options mean what they mean in ssltk's own task configs. ``fs`` (asr.sh passes
 ``--frontend_conf fs=16k``) must equal the upstream's sample rate (16 kHz for every
@@ -48,9 +50,12 @@ class SSLTKFrontend(AbsFrontend):
         layer_norm: bool = False,
         weights_path: str | None = None,
         finetune_upstream: bool = False,
+        peft: dict | None = None,
     ):
         from ssltk import hub
         from ssltk.featurizer import MODES, Featurizer
+        from ssltk.peft import PeftConfig, apply_peft
+        from ssltk.train.config import config_from_dict
 
         super().__init__()
         if featurizer not in MODES:
@@ -71,7 +76,11 @@ class SSLTKFrontend(AbsFrontend):
             layer_norm=layer_norm, weights_path=weights_path,
         )
         self.finetune_upstream = finetune_upstream
-        if not finetune_upstream:
+        self.peft = config_from_dict(peft, PeftConfig, source="frontend_conf.peft") if peft else None
+        self.adapted = bool(self.peft and self.peft.methods())
+        if self.adapted:  # freezes the upstream but for the methods' parameters
+            apply_peft(self.upstream, self.peft, finetune=finetune_upstream)
+        elif not finetune_upstream:
             self.upstream.requires_grad_(False)
         # ESPnet's `init:` option (espnet2.torch_utils.initialize) re-initialises every
         # parameter, then calls each module's `espnet_initialization_fn` in `modules()`
@@ -92,13 +101,18 @@ class SSLTKFrontend(AbsFrontend):
     def forward(self, input: torch.Tensor, input_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if input.dim() != 2:
             raise UserError(f"the ssltk frontend takes mono audio [batch, samples], got shape {tuple(input.shape)}")
-        with torch.set_grad_enabled(self.finetune_upstream and torch.is_grad_enabled()):
+        with torch.set_grad_enabled((self.finetune_upstream or self.adapted) and torch.is_grad_enabled()):
             hidden, lens = self.upstream(input, input_lengths)
         return self.featurizer(hidden), lens.to(torch.long)
 
     def restore_initial_parameters(self) -> None:
-        """Reload the upstream from its name or path and reset the featurizer's weights."""
+        """Reload the upstream from its name or path (with freshly initialised peft modules)
+        and reset the featurizer's weights."""
         from ssltk import hub
+        from ssltk.peft import apply_peft
 
-        self.upstream.load_state_dict(hub.load(self.upstream_source).state_dict())  # copies in place
+        fresh = hub.load(self.upstream_source)
+        if self.adapted:
+            apply_peft(fresh, self.peft, finetune=self.finetune_upstream)
+        self.upstream.load_state_dict(fresh.state_dict())  # copies in place
         self.featurizer.load_state_dict(self._initial_featurizer)

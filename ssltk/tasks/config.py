@@ -16,6 +16,7 @@ from typing import Literal
 
 from ssltk.data.augment import check_speed_factors
 from ssltk.data.loader import DataConfig
+from ssltk.peft.config import PeftConfig
 from ssltk.train.config import TrainerConfig, require
 
 
@@ -52,6 +53,9 @@ class FrontendConfig:
     speed_perturb: list[float] | None = None
     # Training only: SpecAugment masks on the features the head sees (after utterance_mvn).
     spec_augment: SpecAugmentConfig | None = None
+    # Parameter-efficient methods added to the frozen upstream (adapters, LoRA, BitFit,
+    # prefix, prompt; `ssltk.peft`).  null: none.
+    peft: PeftConfig | None = None
 
     def __post_init__(self) -> None:
         require(self.featurizer != "subset" or bool(self.layers), "layers",

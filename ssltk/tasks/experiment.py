@@ -33,7 +33,6 @@ from ssltk.featurizer import FeatureSpec
 from ssltk.errors import UserError
 from ssltk.tasks.base import RunContext
 from ssltk.tasks.frontend import Frontend, build_frontend, frontend_for_dump
-from ssltk.upstream.base import upstream_fingerprint
 from ssltk.tasks.registry import get_task
 from ssltk.train import Trainer, load_config, seed_everything
 from ssltk.train.distributed import dist_info
@@ -82,7 +81,7 @@ def train(task_name: str, config: str | Path, train_dir: str | Path, valid_dir: 
     else:
         frontend = build_frontend(cfg.frontend)
         if _frozen(frontend):
-            meta["upstream_fingerprint"] = upstream_fingerprint(frontend.upstream)
+            meta["upstream_fingerprint"] = frontend.upstream_fingerprint
     meta["frame_rate"] = _frame_rate(frontend, info)
     run = RunContext(exp, resuming, kind, meta["frame_rate"], None if tokens is None else str(tokens))
     meta.update(task.setup(cfg, train_ddir, run))
@@ -171,7 +170,7 @@ def load_experiment(exp_dir: str | Path, data_dir: str | Path, checkpoint: str =
             cfg.frontend.upstream = str(upstream)
         kind, frontend = "audio", build_frontend(cfg.frontend)
         expected = meta.get("upstream_fingerprint")
-        if expected and _frozen(frontend) and upstream_fingerprint(frontend.upstream) != expected:
+        if expected and _frozen(frontend) and frontend.upstream_fingerprint != expected:
             raise UserError(f"upstream '{cfg.frontend.upstream}' has other weights than the one "
                             f"{exp.path} was trained with; pass the right one with --upstream")
     model = task.build_model(frontend, cfg, meta, exp)

@@ -11,7 +11,10 @@ A frozen upstream (the default) stays in eval mode, runs without gradients,
 has no trainable parameters, and is left out of the model's ``state_dict``:
 checkpoints hold the head and featurizer only, and the upstream is loaded
 again from its name or path (`ssltk.upstream.base.upstream_fingerprint` guards against a changed
-file).  With ``finetune_upstream`` it trains with the head and is saved.
+file).  With a ``peft`` section, the modules it adds to the frozen upstream (adapters, LoRA,
+prefixes, prompts, BitFit's biases) train, run with gradients through the upstream, and are
+the upstream's only entries in checkpoints.  With ``finetune_upstream`` it trains with the
+head and is saved.
 With ``speed_perturb`` factors, training batches are speed-perturbed first
 (`ssltk.data.augment.speed_perturb`), and with ``spec_augment`` their features are masked
 last (`ssltk.data.augment.spec_augment`); evaluation never is.
@@ -26,8 +29,9 @@ from torch import nn
 from ssltk.data.augment import spec_augment, speed_perturb
 from ssltk.errors import UserError
 from ssltk.featurizer import FeatureSpec
+from ssltk.peft import PeftConfig, apply_peft
 from ssltk.train.model import freeze_child
-from ssltk.upstream.base import valid_mask
+from ssltk.upstream.base import upstream_fingerprint, valid_mask
 
 
 
@@ -37,13 +41,15 @@ class Frontend(nn.Module):
     def __init__(self, upstream: nn.Module | None = None, featurizer: nn.Module | None = None,
                  finetune: bool = False, input_dim: int | None = None,
                  speed_perturb: list[float] | None = None, utterance_mvn: bool = False,
-                 spec_augment=None):
+                 spec_augment=None, adapted: bool = False, upstream_fingerprint: str | None = None):
         super().__init__()
         self.utterance_mvn = utterance_mvn
         self.spec_augment = spec_augment  # a SpecAugmentConfig, or None
         self.upstream = upstream
         self.featurizer = featurizer
         self.finetune = finetune and upstream is not None
+        self.adapted = adapted and upstream is not None  # a frozen upstream with trainable peft modules
+        self.upstream_fingerprint = upstream_fingerprint  # of the frozen upstream as loaded
         if speed_perturb and upstream is None:
             raise UserError("frontend.speed_perturb needs features computed from audio, "
                             "not precomputed ones")
@@ -55,7 +61,7 @@ class Frontend(nn.Module):
         else:
             self.output_size = featurizer.output_size
             if not self.finetune:
-                freeze_child(self, "upstream")
+                freeze_child(self, "upstream", keep_trainable=self.adapted)
 
     def train(self, mode: bool = True) -> "Frontend":
         super().train(mode)
@@ -73,7 +79,7 @@ class Frontend(nn.Module):
         wavs, lens = batch["wavs"], batch["wav_lens"]
         if self.training and self.speed_perturb:
             wavs, lens = speed_perturb(wavs, lens, self.speed_perturb)
-        with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
+        with torch.set_grad_enabled((self.finetune or self.adapted) and torch.is_grad_enabled()):
             hidden, lens = self.upstream(wavs, lens)
         return self._augment(*self._normalize(self.featurizer(hidden), lens.to(torch.long)))
 
@@ -104,11 +110,18 @@ def frontend_spec(cfg) -> FeatureSpec:
 
 def spec_frontend(spec: FeatureSpec, finetune: bool = False,
                   speed_perturb: list[float] | None = None,
-                  utterance_mvn: bool = False, spec_augment=None) -> Frontend:
-    """A `Frontend` computing the features of ``spec`` from audio."""
+                  utterance_mvn: bool = False, spec_augment=None,
+                  peft: PeftConfig | None = None) -> Frontend:
+    """A `Frontend` computing the features of ``spec`` from audio; ``peft``: the methods
+    that adapt the upstream (`ssltk.peft.apply_peft`)."""
     upstream, featurizer = spec.build()
+    fingerprint = None if finetune else upstream_fingerprint(upstream)
+    adapted = bool(peft and peft.methods())
+    if adapted:
+        apply_peft(upstream, peft, finetune=finetune)
     return Frontend(upstream, featurizer, finetune=finetune, speed_perturb=speed_perturb,
-                    utterance_mvn=utterance_mvn, spec_augment=spec_augment)
+                    utterance_mvn=utterance_mvn, spec_augment=spec_augment,
+                    adapted=adapted, upstream_fingerprint=fingerprint)
 
 
 def build_frontend(cfg, input_dim: int | None = None) -> Frontend:
@@ -118,7 +131,7 @@ def build_frontend(cfg, input_dim: int | None = None) -> Frontend:
                         utterance_mvn=cfg.utterance_mvn, spec_augment=cfg.spec_augment)
     return spec_frontend(frontend_spec(cfg), finetune=cfg.finetune_upstream,
                          speed_perturb=cfg.speed_perturb, utterance_mvn=cfg.utterance_mvn,
-                         spec_augment=cfg.spec_augment)
+                         spec_augment=cfg.spec_augment, peft=cfg.peft)
 
 
 def frontend_for_dump(info: dict, utterance_mvn: bool = False) -> Frontend:

@@ -67,23 +67,29 @@ def default_validation_metrics(totals: dict[str, float]) -> dict[str, float]:
     return {k: v / batches for k, v in totals.items() if k != "batches"} if batches else {}
 
 
-def freeze_child(owner: nn.Module, name: str) -> None:
+def freeze_child(owner: nn.Module, name: str, keep_trainable: bool = False) -> None:
     """Freeze ``owner.<name>`` (eval mode, no gradients) and keep it out of ``owner``'s
     ``state_dict``: checkpoints hold only what trains, and loading one fills the frozen
     child's entries from the child itself (a strict load still passes).  ``owner.train()``
-    must keep the child in eval mode (override it)."""
+    must keep the child in eval mode (override it).
+
+    ``keep_trainable``: the child's parameters that already have ``requires_grad`` (modules
+    added to a frozen upstream, `ssltk.peft`) keep it and stay in the ``state_dict``.
+    """
     child = getattr(owner, name).eval()
-    child.requires_grad_(False)
+    kept = {n for n, p in child.named_parameters() if p.requires_grad} if keep_trainable else set()
+    for n, p in child.named_parameters():
+        p.requires_grad_(n in kept)
     key = name + "."
 
     def drop(module, state, prefix, local_metadata):
-        for k in [k for k in state if k.startswith(prefix + key)]:
+        for k in [k for k in state if k.startswith(prefix + key) and k[len(prefix + key):] not in kept]:
             del state[k]
 
     def fill(module, state, prefix, *args):
         for k, value in getattr(module, name).state_dict().items():
-            state.setdefault(prefix + key + k, value)
+            if k not in kept:
+                state.setdefault(prefix + key + k, value)
 
     owner.register_state_dict_post_hook(drop)
     owner.register_load_state_dict_pre_hook(fill)
-

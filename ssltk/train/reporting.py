@@ -89,9 +89,9 @@ def fmt(value) -> str:
 
 
 def epoch_line(summary: dict, max_epochs: int, improved: bool) -> str:
-    """``epoch 3/10 | step 150 | 12.3s | train: loss=... | valid: acc=... | lr=...``"""
+    """``epoch 3/10 | step 150 | 12.3s | train: loss=... | valid: acc=... | cost: ... | lr=...``"""
     parts = [f"epoch {summary['epoch']}/{max_epochs}", f"step {summary['step']}", f"{summary['time']:.1f}s"]
-    for prefix in ("train/", "valid/"):
+    for prefix in ("train/", "valid/", "cost/"):
         items = [f"{k[len(prefix):]}={fmt(v)}" for k, v in summary.items() if k.startswith(prefix)]
         if items:
             parts.append(f"{prefix[:-1]}: " + " ".join(items))

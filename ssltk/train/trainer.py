@@ -25,7 +25,7 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
-from ssltk.device import select_device
+from ssltk.device import peak_memory_mb, reset_peak_memory, select_device
 from ssltk.errors import UserError
 from ssltk.train import distributed as D
 from ssltk.train.checkpoint import (average_state_dicts, load_state, rng_state, save_atomic,
@@ -100,6 +100,11 @@ class Trainer:
         self.group_optim = {name: cfg.group_optim.get(name, cfg.optim) for name in self.group_params}
         self.optimizers = {name: build_optimizer(self.group_optim[name], params)
                            for name, params in self.group_params.items()}
+        total = sum(p.numel() for p in model.parameters())
+        trainable = sum(p.numel() for params in self.group_params.values() for p in params)
+        self.parameter_counts = {"parameters": total, "trainable_parameters": trainable}
+        self._notes.append(f"model: {total:,} parameters, {trainable:,} trainable "
+                           f"({100.0 * trainable / max(total, 1):.2f}%)")
 
         # Mixed precision: CUDA only.
         self.amp_dtype = None
@@ -183,6 +188,7 @@ class Trainer:
             "best_epoch": best.get("epoch"),
             "best_step": best.get("step"),
             "best_checkpoint": self.best_path.name if self.best else None,
+            **self.parameter_counts,
             "nbest": [{"epoch": e, "value": v, "checkpoint": f"{e}epoch.pth"} for v, e in self.nbest],
             "epochs": self.epoch,
             "steps": self.step,
@@ -212,7 +218,12 @@ class Trainer:
             setter = _epoch_setter(batches)
             if setter is not None:
                 setter.set_epoch(epoch)
+        reset_peak_memory(self.device)
+        steps_before = self.step
         summary = {"epoch": epoch, **self._train_epoch(epoch)}
+        train_seconds = time.time() - start
+        summary["cost/steps_per_sec"] = round((self.step - steps_before) / max(train_seconds, 1e-9), 3)
+        summary["cost/peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
         last = epoch >= self.cfg.max_epochs or (self.cfg.max_steps is not None
                                                and self.step >= self.cfg.max_steps)
         if self.valid_batches is not None and (epoch % self.cfg.valid_interval == 0 or last):

@@ -12,6 +12,10 @@ Extension points (all plain attributes, swappable without monkey-patching):
   LoRA module can replace them.
 * ``SelfAttention.forward(prefix_kv=(k, v))``: extra keys/values ``[B, H, P, head_dim]``
   prepended to the sequence (prefix tuning); ``head_mask[H]`` or ``[B, H]`` scales heads.
+* ``layer.prefix``: ``None`` or a module ``batch -> (k, v)`` used when no ``prefix_kv`` is
+  passed (learned prefixes, `ssltk.peft.prefix`).
+* ``encoder.prompt``: ``None`` or a module ``batch -> [B, P, D]`` of vectors prepended to the
+  first layer's input and removed from every returned hidden state (`ssltk.peft.prompt`).
 * ``TransformerEncoder.forward(skip_layers=..., head_masks=..., prefix_kv=...)``.
 * ``encoder.between_layers[i]``: runs after layer ``i`` as ``(x, lens) -> (x, lens)``;
   the default :class:`KeepSequence` does nothing. A module here may shorten time: the
@@ -211,6 +215,7 @@ class TransformerLayer(nn.Module):
         self.ffn = FeedForward(dim, cfg.ffn_size, cfg.activation, cfg.activation_dropout, cfg.dropout)
         self.ffn_norm = nn.LayerNorm(dim, eps=cfg.layer_norm_eps)
         self.ffn_adapter: nn.Module = nn.Identity()
+        self.prefix: nn.Module | None = None
 
     def forward(
         self,
@@ -220,6 +225,8 @@ class TransformerLayer(nn.Module):
         head_mask: torch.Tensor | None = None,
         prefix_kv: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
+        if prefix_kv is None and self.prefix is not None:
+            prefix_kv = self.prefix(x.shape[0])
         if self.layer_norm_first:
             attn = self.attention(self.attn_norm(x), key_mask, position_bias, head_mask, prefix_kv)
             x = x + self.attn_adapter(self.dropout(attn))
@@ -257,6 +264,7 @@ class TransformerEncoder(nn.Module):
         )
         self.layers = nn.ModuleList(TransformerLayer(cfg) for _ in range(cfg.num_layers))
         self.between_layers = nn.ModuleList(KeepSequence() for _ in range(cfg.num_layers))
+        self.prompt: nn.Module | None = None
 
     def forward(
         self,
@@ -288,6 +296,15 @@ class TransformerEncoder(nn.Module):
         if not self.layer_norm_first:
             x = self.norm(x)
         x = self.dropout(x)
+        num_prompts = 0
+        if self.prompt is not None:
+            if any(not isinstance(b, KeepSequence) for b in self.between_layers):
+                raise ValueError("an input prompt cannot be combined with between_layers modules")
+            prompts = self.prompt(x.shape[0]).to(x.dtype)
+            num_prompts = prompts.shape[1]
+            x = torch.cat([prompts, x], dim=1)
+            if key_mask is not None:
+                key_mask = F.pad(key_mask, (num_prompts, 0), value=True)
         position_bias = self.rel_pos_bias(x.shape[1]) if self.rel_pos_bias is not None else None
         hidden_states = [x]
         for index, layer in enumerate(self.layers):
@@ -309,6 +326,8 @@ class TransformerEncoder(nn.Module):
             hidden_states.append(x)
         if self.layer_norm_first:
             hidden_states[-1] = self.norm(hidden_states[-1])
+        if num_prompts:
+            hidden_states = [h[:, num_prompts:] for h in hidden_states]
         return hidden_states, lens
 
     def macs(self, frames: int) -> int:
