@@ -71,18 +71,23 @@ def run_launcher(command: list[str], cwd: Path, log: str) -> None:
     assert proc.returncode == 0, f"{' '.join(command[:4])} failed:\n" + (cwd / log).read_text()[-3000:]
 
 
-def test_espnet_trains_and_decodes_with_ssltk_frontend(tmp_path):
-    data = write_data(tmp_path)
+def _training_args(data: Path) -> list[str]:
+    """The arguments asr.sh adds to a config (training data, tokens, output)."""
     sets = []
     for split in ("train", "valid"):
         sets += [f"--{split}_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
                  f"--{split}_data_path_and_name_and_type", f"{data}/text,text,text",
                  f"--{split}_shape_file", f"{data}/speech_shape", f"--{split}_shape_file", f"{data}/text_shape"]
+    return ["--output_dir", "exp", "--ngpu", "0", "--num_workers", "0", "--num_att_plot", "0",
+            "--token_type", "char", "--token_list", f"{data}/tokens.txt", "--frontend_conf", "fs=16k",
+            "--fold_length", "80000", "--fold_length", "150", *sets]
+
+
+def test_espnet_trains_and_decodes_with_ssltk_frontend(tmp_path):
+    data = write_data(tmp_path)
     # The arguments asr.sh adds to a config; training goes through `python -m ssltk.espnet.run`.
     run_launcher([sys.executable, "-m", "ssltk.espnet.run", "espnet2.bin.asr_train", "--config", str(CONFIG),
-                  "--output_dir", "exp", "--ngpu", "0", "--num_workers", "0", "--num_att_plot", "0",
-                  "--token_type", "char", "--token_list", f"{data}/tokens.txt", "--frontend_conf", "fs=16k",
-                  "--fold_length", "80000", "--fold_length", "150", *sets], tmp_path, "train.log")
+                  *_training_args(data)], tmp_path, "train.log")
     exp = tmp_path / "exp"
     assert (exp / "1epoch.pth").is_file() and (exp / "valid.loss.best.pth").exists()
     state = torch.load(exp / "1epoch.pth", map_location="cpu")
@@ -99,18 +104,6 @@ def test_espnet_trains_and_decodes_with_ssltk_frontend(tmp_path):
                   "--beam_size", "2"], tmp_path, "decode.log")
     lines = (tmp_path / "decode/1best_recog/text").read_text().splitlines()
     assert sorted(line.split()[0] for line in lines) == sorted(TEXTS)
-
-
-def _training_args(data: Path) -> list[str]:
-    """The arguments asr.sh adds to a config (training data, tokens, output)."""
-    sets = []
-    for split in ("train", "valid"):
-        sets += [f"--{split}_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
-                 f"--{split}_data_path_and_name_and_type", f"{data}/text,text,text",
-                 f"--{split}_shape_file", f"{data}/speech_shape", f"--{split}_shape_file", f"{data}/text_shape"]
-    return ["--output_dir", "exp", "--ngpu", "0", "--num_workers", "0", "--num_att_plot", "0",
-            "--token_type", "char", "--token_list", f"{data}/tokens.txt", "--frontend_conf", "fs=16k",
-            "--fold_length", "80000", "--fold_length", "150", *sets]
 
 
 def test_espnet_trains_every_peft_method_in_the_ssltk_frontend(tmp_path):
