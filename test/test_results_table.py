@@ -8,15 +8,22 @@ import yaml
 from ssltk.bin.results_table import main
 
 
-def scored(expdir, name, upstream, epoch_times=(10.0, 20.4), **metrics):
+def scored(expdir, name, upstream, epoch_times=(10.0, 20.4), frontend=None, lr=1e-3, costs=None,
+           **metrics):
     exp = expdir / name
     (exp / "decode_test").mkdir(parents=True)
     (exp / "decode_test" / "result.json").write_text(json.dumps({"metrics": metrics}))
-    (exp / "config.yaml").write_text(yaml.safe_dump({"frontend": {"upstream": upstream,
-                                                                  "featurizer": "weighted_sum"}}))
+    (exp / "config.yaml").write_text(yaml.safe_dump({
+        "trainer": {"optim": {"lr": lr}},
+        "frontend": {"upstream": upstream, "featurizer": "weighted_sum", **(frontend or {})}}))
     (exp / "exp.yaml").write_text(yaml.safe_dump({"kind": "downstream", "config_file": "conf/train.yaml"}))
     history = [{"epoch": e + 1, "time": t} for e, t in enumerate(epoch_times)]
-    (exp / "results.json").write_text(json.dumps({"finished": True, "history": history}))
+    summary = {"finished": True, "history": history}
+    if costs:  # (trainable parameters, steps/s per epoch, peak memory per epoch)
+        summary["trainable_parameters"] = costs[0]
+        for h, speed, memory in zip(history, costs[1], costs[2]):
+            h.update({"cost/steps_per_sec": speed, "cost/peak_memory_mb": memory})
+    (exp / "results.json").write_text(json.dumps(summary))
 
 
 def test_runs_with_several_seeds_share_a_row_with_mean_and_std(tmp_path):
@@ -72,6 +79,28 @@ def test_espnet_experiments_are_rows_beside_ssltk_ones_with_a_ratio(tmp_path, ca
         main(["--expdir", str(expdir), "--out", str(out), "--notes", str(tmp_path / "none.md")])
     assert f"--notes {tmp_path / 'none.md'}: No such file" in capsys.readouterr().err
     assert out.read_text() == before  # the error left the old file as it was
+
+
+def test_peft_methods_learning_rates_and_costs_get_columns(tmp_path):
+    expdir = tmp_path / "exp"
+    scored(expdir, "eff_frozen_s0", "hubert_debug", acc=50.0, costs=(13, [4.0, 6.0], [800.0, 900.0]))
+    scored(expdir, "eff_houlsby_s0", "hubert_debug", acc=60.0, lr=1e-2,
+           frontend={"peft": {"houlsby": {"bottleneck": 32}, "bitfit": True, "lora": None}},
+           costs=(1200, [2.0, 3.0], [950.0, 1000.0]))
+    scored(expdir, "eff_finetune_s0", "hubert_debug", acc=70.0, frontend={"finetune_upstream": True},
+           costs=(90000, [1.0, 1.0], [1500.0, 1400.0]))
+    assert main(["--expdir", str(expdir), "--out", str(tmp_path / "RESULTS.md")]) == 0
+    lines = (tmp_path / "RESULTS.md").read_text().splitlines()
+    assert ("| experiment | upstream | featurizer | method | lr | config | trainable params | train time (s) "
+            "| steps/s | peak memory (MiB) | acc | seeds |") in lines
+    # the median speed of the epochs, the largest peak; one seed: "± -"
+    assert any(line.startswith("| eff_houlsby_s* | hubert_debug (random init) | weighted_sum | houlsby+bitfit "
+                               "| 0.01 | conf/train.yaml | 1200 | 30.00 ± - | 3.00 ± - | 1000.00 ± - "
+                               "| 60.00 ± - | 1 |") for line in lines), lines
+    assert any("| eff_finetune_s* | hubert_debug (random init) | weighted_sum | finetune | 0.001 |" in line
+               for line in lines)
+    assert any("| eff_frozen_s* | hubert_debug (random init) | weighted_sum | frozen | 0.001 |" in line
+               for line in lines)
 
 
 def test_mean_std_and_cells_are_formatted_in_one_place():

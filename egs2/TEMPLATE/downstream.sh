@@ -47,6 +47,7 @@ token_type=char         # char | bpe | phone | word
 bpe_size=100            # sentencepiece vocabulary for token_type=bpe
 lang_tags=text.lang     # word-level language tags (bilingual bpe token lists)
 score_units=            # asr: units to score (word, char, phone; default: the task's choice)
+results_file=RESULTS.md # stage 7 writes the table of every experiment under ${expdir} here
 results_reference=      # RESULTS.md: divide each row's last metric by this experiment's
 results_notes=          # RESULTS.md: a markdown file appended after the tables
 
@@ -64,7 +65,7 @@ Options (default):
   --train_config  --train_args  --inference_args  --expdir (${expdir}) --exp_tag
   --label_table (${label_table}) --intent (${intent}) --text_table (${text_table})
   --token_type (${token_type}) --bpe_size (${bpe_size}) --lang_tags (${lang_tags})
-  --score_units (${score_units}) --results_reference (${results_reference})
+  --score_units (${score_units}) --results_file (${results_file}) --results_reference (${results_reference})
   --results_notes (${results_notes}) --local_data_opts
 EOF
 )
@@ -177,11 +178,11 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
         [ -n "${score_units}" ] && score_opts+=(--units "${score_units}")
         python -m ssltk.bin.score "${score_opts[@]}"
     done
-    python -m ssltk.bin.results_table --expdir "${expdir}" --out RESULTS.md \
+    python -m ssltk.bin.results_table --expdir "${expdir}" --out "${results_file}" \
         ${results_reference:+--reference "${results_reference}"} ${results_notes:+--notes "${results_notes}"}
     python -m ssltk.bin.plot_layer_weights --expdir "${expdir}" --out "${expdir}/layer_weights.png"
-    log "Results: $(pwd)/RESULTS.md"
-    cat RESULTS.md
+    log "Results: $(pwd)/${results_file}"
+    cat "${results_file}"
 fi
 
 log "Successfully finished. [elapsed=${SECONDS}s]"

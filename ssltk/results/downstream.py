@@ -3,8 +3,10 @@
 Reads ``EXPDIR/<exp>/decode_<set>/result.json`` (``ssltk.bin.score``) and describes each
 experiment from its directory:
 
-* ssltk's (``ssltk.bin.train``): ``config.yaml`` (the trainer's), ``exp.yaml`` (the config
-  file it came from) and ``results.json`` (training time: the sum of the epochs' times);
+* ssltk's (``ssltk.bin.train``): ``config.yaml`` (the trainer's: the upstream, how it is used
+  (frozen, a ``peft`` method, fine-tuned) and the learning rate), ``exp.yaml`` (the config file
+  it came from) and ``results.json`` (training time: the sum of the epochs' times; trainable
+  parameters; median training steps per second; peak memory);
 * ESPnet's (``egs2/an4/asr1/local/espnet.sh``): ESPnet's ``config.yaml`` (it holds
   ``version`` and ``encoder``) and ``train_seconds`` (the training stage's wall time).
 
@@ -17,14 +19,18 @@ divided by the reference's (e.g. CER relative to ESPnet's CER).
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import yaml
 
+from ssltk.peft.config import PeftConfig
 from ssltk.results.table import markdown_table, merge_seeds, natural_key
 
-DESCRIPTION = ("experiment", "toolkit", "upstream", "featurizer", "config")
+DESCRIPTION = ("experiment", "toolkit", "upstream", "featurizer", "method", "lr", "config")
+OPTIONAL = {"toolkit": "ssltk", "method": "frozen"}  # shown when some row differs from this
 TRAIN_TIME = "train time (s)"
+COST = ("trainable params", "steps/s", "peak memory (MiB)")
 
 
 def describe_upstream(upstream: str) -> str:
@@ -57,11 +63,32 @@ def describe(exp: Path) -> dict:
         return {**described, "upstream": f"{frontend} (ESPnet)", "featurizer": "-"}
     frontend = config.get("frontend", {})
     results = exp / "results.json"
-    history = json.loads(results.read_text()).get("history", []) if results.is_file() else []
+    summary = json.loads(results.read_text()) if results.is_file() else {}
+    history = summary.get("history", [])
+    speeds = sorted(h["cost/steps_per_sec"] for h in history if "cost/steps_per_sec" in h)
+    memory = [h["cost/peak_memory_mb"] for h in history if "cost/peak_memory_mb" in h]
     return {"toolkit": "ssltk", "upstream": describe_upstream(str(frontend.get("upstream", "?"))),
-            "featurizer": _featurizer(frontend),
+            "featurizer": _featurizer(frontend), "method": _method(frontend),
+            "lr": _lr(config),
             "config": _yaml(exp / "exp.yaml").get("config_file", "?"),
-            TRAIN_TIME: round(sum(h.get("time", 0) for h in history)) if history else None}
+            TRAIN_TIME: round(sum(h.get("time", 0) for h in history)) if history else None,
+            COST[0]: summary.get("trainable_parameters"),
+            COST[1]: speeds[len(speeds) // 2] if speeds else None,
+            COST[2]: max(memory) if memory else None}
+
+
+def _lr(config: dict) -> str | None:
+    lr = ((config.get("trainer") or {}).get("optim") or {}).get("lr")
+    return None if lr is None else f"{lr:g}"
+
+
+def _method(frontend: dict) -> str:
+    """How the upstream is used: ``frozen``, ``finetune``, or its peft methods (``a+b``)."""
+    sections = frontend.get("peft") or {}
+    peft = [f.name for f in fields(PeftConfig) if sections.get(f.name) not in (None, False)]
+    used = "+".join(peft) if peft else "frozen"
+    return f"finetune+{used}" if frontend.get("finetune_upstream") and peft else \
+        "finetune" if frontend.get("finetune_upstream") else used
 
 
 def collect(expdir: str | Path) -> dict[str, list[dict]]:
@@ -84,16 +111,26 @@ def render(tables: dict[str, list[dict]], reference: str | None = None) -> str:
              f"{TRAIN_TIME.split(' (')[0]}: wall seconds of the training run on this machine).", ""]
     for test_set, rows in tables.items():
         rows = _with_ratio(rows, reference)
-        description = [k for k in DESCRIPTION if k != "toolkit"
-                       or any(row["toolkit"] != "ssltk" for row in rows)]
-        rows = merge_seeds(rows, "experiment", tuple(description[1:]))
-        metrics = list(dict.fromkeys(k for row in rows for k in row if k not in DESCRIPTION))
+        description = [k for k in DESCRIPTION if _shown(k, rows)]
+        rows = merge_seeds(rows, "experiment", (*description[1:], COST[0]))  # same for every seed
+        metrics = list(dict.fromkeys(k for row in rows for k in row if k not in DESCRIPTION
+                                     and (k not in COST or any(row.get(k) is not None for row in rows))))
         lines += [f"## {test_set}", ""]
         lines += markdown_table([*description, *metrics], "l" * len(description) + "r" * len(metrics),
-                                [[row[k] for k in description] + [row.get(m) for m in metrics]
+                                [[row.get(k, "-") for k in description] + [row.get(m) for m in metrics]
                                  for row in rows])
         lines.append("")
     return "\n".join(lines)
+
+
+def _shown(column: str, rows: list[dict]) -> bool:
+    """Optional columns (toolkit, method) only when some row differs from the default; the
+    learning rate only when rows differ in it."""
+    if column in OPTIONAL:
+        return any(row.get(column, OPTIONAL[column]) != OPTIONAL[column] for row in rows)
+    if column == "lr":
+        return len({row["lr"] for row in rows if "lr" in row}) > 1
+    return True
 
 
 def _with_ratio(rows: list[dict], reference: str | None) -> list[dict]:
@@ -102,7 +139,7 @@ def _with_ratio(rows: list[dict], reference: str | None) -> list[dict]:
     ref = next((row for row in rows if row["experiment"] == reference), None)
     if ref is None:
         return rows
-    metric = [k for k in ref if k not in DESCRIPTION and k != TRAIN_TIME][-1]
+    metric = [k for k in ref if k not in DESCRIPTION and k != TRAIN_TIME and k not in COST][-1]
     column = f"{metric} / {reference}"
     return [{**row, column: row[metric] / ref[metric] if ref[metric] and isinstance(row.get(metric), (int, float))
              else None} for row in rows]
