@@ -111,10 +111,11 @@ def frontend_spec(cfg) -> FeatureSpec:
 def spec_frontend(spec: FeatureSpec, finetune: bool = False,
                   speed_perturb: list[float] | None = None,
                   utterance_mvn: bool = False, spec_augment=None,
-                  peft: PeftConfig | None = None) -> Frontend:
+                  peft: PeftConfig | None = None, upstream: nn.Module | None = None) -> Frontend:
     """A `Frontend` computing the features of ``spec`` from audio; ``peft``: the methods
-    that adapt the upstream (`ssltk.peft.apply_peft`)."""
-    upstream, featurizer = spec.build()
+    that adapt the upstream (`ssltk.peft.apply_peft`); ``upstream``: use this module (shared
+    by several frontends, `ssltk.tasks.multitask`) instead of loading ``spec.upstream``."""
+    upstream, featurizer = spec.build(upstream)
     fingerprint = None if finetune else upstream_fingerprint(upstream)
     adapted = bool(peft and peft.methods())
     if adapted:
@@ -124,14 +125,15 @@ def spec_frontend(spec: FeatureSpec, finetune: bool = False,
                     adapted=adapted, upstream_fingerprint=fingerprint)
 
 
-def build_frontend(cfg, input_dim: int | None = None) -> Frontend:
-    """A `Frontend` from a `FrontendConfig`; ``input_dim`` given: precomputed features."""
+def build_frontend(cfg, input_dim: int | None = None, upstream: nn.Module | None = None) -> Frontend:
+    """A `Frontend` from a `FrontendConfig`; ``input_dim`` given: precomputed features;
+    ``upstream`` given: that module instead of ``cfg.upstream`` (see `spec_frontend`)."""
     if input_dim is not None:
         return Frontend(input_dim=input_dim, speed_perturb=cfg.speed_perturb,
                         utterance_mvn=cfg.utterance_mvn, spec_augment=cfg.spec_augment)
     return spec_frontend(frontend_spec(cfg), finetune=cfg.finetune_upstream,
                          speed_perturb=cfg.speed_perturb, utterance_mvn=cfg.utterance_mvn,
-                         spec_augment=cfg.spec_augment, peft=cfg.peft)
+                         spec_augment=cfg.spec_augment, peft=cfg.peft, upstream=upstream)
 
 
 def frontend_for_dump(info: dict, utterance_mvn: bool = False) -> Frontend:
