@@ -69,8 +69,8 @@ def test_an4_asr1_debug_recipe_end_to_end(tmp_path):
     results = (recipe / "RESULTS.md").read_text()
     assert results.index("## test") < results.index("## Published: ESPnet's own AN4 result")  # the notes
     test = results.split("## test")[1].split("## The set-ups")[0]
-    assert ("| experiment | toolkit | upstream | featurizer | config | train time (s) | wer | cer "
-            "| cer / espnet_train_asr_debug |") in test
+    assert ("| experiment | toolkit | upstream | featurizer | config | trainable params | train time (s) "
+            "| steps/s | peak memory (MiB) | wer | cer | cer / espnet_train_asr_debug |") in test
     assert "| asr_fbank_weighted_sum_train_debug | ssltk | fbank | weighted_sum | conf/tuning/train_debug.yaml |" in test
     assert ("| espnet_train_asr_debug | ESPnet 202511 | default (ESPnet) | - "
             "| conf/espnet/tuning/train_asr_debug.yaml |") in test

@@ -98,7 +98,8 @@ def test_fsdd_reg1_frame_regression_end_to_end(tmp_path):
     run("./run.sh --upstreams fbank --train_config conf/tuning/train_debug.yaml", recipe, FSDD=str(FSDD))
     assert (recipe / "data" / "test" / "log_energy.scp").read_text().count("\n") == 300
     results = (recipe / "RESULTS.md").read_text()
-    assert "| experiment | upstream | featurizer | config | train time (s) | rmse | corr | utt_corr |" in results
+    assert ("| experiment | upstream | featurizer | config | trainable params | train time (s) | steps/s "
+            "| peak memory (MiB) | rmse | corr | utt_corr |") in results
     row = next(line for line in results.splitlines() if line.startswith("| frame_reg_fbank_"))
-    rmse, corr = (float(v) for v in row.strip("|").split("|")[5:7])
+    rmse, corr = (float(v) for v in row.strip("|").split("|")[8:10])
     assert corr > 0.8 and rmse < 2.5  # measured: 1.84 / 0.88 (the training mean gives 3.7 / 0)

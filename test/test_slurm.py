@@ -340,9 +340,10 @@ def test_fsdd_recipe_on_slurm_equals_local(tmp_path, slurm):
         proc.wait(timeout=600)
         err = (tmp_path / f"{backend}.err").read_text()
         assert proc.returncode == 0, err[-3000:]
-        # the train time column is wall seconds: equal up to it
-        results[backend] = re.sub(r"\| \d+ \| ([\d.]+) \|$", r"| T | \1 |",
+        # train time, steps/s and peak memory are measurements: equal up to them
+        results[backend] = re.sub(r"\| (\d+) \| \d+ \| [\d.]+ \| [\d.]+ \| ([\d.]+) \|$", r"| \1 | T | S | M | \2 |",
                                   (recipe / "RESULTS.md").read_text(), flags=re.M)
+        assert "| T | S | M |" in results[backend]
         submitted = re.findall(r"slurm\.pl: Slurm job \d+ \((\d) (?:array )?tasks?\) for (\S+)", err)
         if backend == "slurm":
             assert ("2", "dump/fbank_layer-1/train/log/extract.JOB.log") in submitted
