@@ -42,8 +42,9 @@ def test_fixed_subsampling_in_the_encoder_keeps_lengths_exact_and_batches_consis
     wavs, lens, _ = padded_batch([16000, 9000])
     with torch.no_grad():
         hidden, out_lens = upstream(wavs, lens)
-    frames = upstream.num_frames(lens)
+    frames = upstream.feature_extractor.output_lengths(lens)
     assert out_lens.tolist() == [-(-int(n) // factor) for n in frames]
+    assert torch.equal(upstream.num_frames(lens), out_lens)
     assert hidden[0].shape[1] == int(frames.max()) and hidden[1].shape[1] == int(out_lens.max())
     assert batched_vs_single(upstream, [4000, 2500, 3300]) < TOL
 
@@ -57,9 +58,50 @@ def test_code_segments_in_the_encoder_follow_the_upstreams_own_codes():
     upstream.encoder.between_layers[0] = CodeSegmentSubsample(centroids)
     with torch.no_grad():
         hidden, out_lens = upstream(wavs, lens)
-    assert (out_lens < upstream.num_frames(lens)).all() and (out_lens > 0).all()
+    assert (out_lens < upstream.feature_extractor.output_lengths(lens)).all() and (out_lens > 0).all()
     assert batched_vs_single(upstream, [4000, 2500, 3300]) < TOL
     # saved with the model: a fresh module gets the centroids from the state dict
     restored = CodeSegmentSubsample(torch.zeros_like(centroids))
     restored.load_state_dict(upstream.encoder.between_layers[0].state_dict())
     assert torch.equal(restored.centroids, centroids)
+
+
+def test_a_compressed_upstream_is_a_normal_checkpoint(tmp_path):
+    from ssltk.upstream.checkpoint import save_ssltk
+
+    upstream = hub.load("wavlm_debug", subsample={0: "fixed:2", 1: "codes:6"})
+    assert upstream.downsample_rate == 2 * hub.load("wavlm_debug").downsample_rate
+    with torch.no_grad():
+        upstream.encoder.between_layers[1].centroids.normal_()
+    save_ssltk(upstream, tmp_path / "compressed.pt")
+    loaded = hub.load(str(tmp_path / "compressed.pt"))
+    assert loaded.config.subsample == {0: "fixed:2", 1: "codes:6"}
+    wavs, lens, _ = padded_batch([8000, 5000])
+    with torch.no_grad():
+        (a, a_lens), (b, b_lens) = upstream.eval()(wavs, lens), loaded.eval()(wavs, lens)
+    assert torch.equal(a_lens, b_lens) and all(torch.equal(x, y) for x, y in zip(a, b))
+    with pytest.raises(Exception, match="variable frame rate"):
+        loaded.num_frames(lens)
+
+
+def test_fixed_subsampling_lengths_and_macs_follow_the_shapes():
+    plain = hub.load("hubert_debug")
+    upstream = hub.load("hubert_debug", subsample={0: "fixed:3"})
+    wavs, lens, _ = padded_batch([16000, 9000])
+    with torch.no_grad():
+        _, out_lens = upstream(wavs, lens)
+    assert torch.equal(upstream.num_frames(lens), out_lens)
+    # MACs: layer 0 at the frontend's frame count, layer 1 at a third of it (rounded up)
+    frames = int(plain.num_frames(torch.tensor([16000]))[0])
+    layer = plain.encoder.layers[0]
+    expected = plain.macs(16000) - layer.macs(frames) + layer.macs(-(-frames // 3))
+    assert upstream.macs(16000) == expected
+
+
+def test_bad_subsample_specs_are_named():
+    from ssltk.errors import UserError
+
+    with pytest.raises(UserError, match="subsample 'avg:2'"):
+        hub.load("hubert_debug", subsample={0: "avg:2"})
+    with pytest.raises(UserError, match="subsample after layer 5"):
+        hub.load("hubert_debug", subsample={5: "fixed:2"})

@@ -18,7 +18,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltk.errors import UserError
 from ssltk.upstream.base import valid_mask
+
+KINDS = ("fixed", "codes")
+
+
+def parse_subsample(spec: str) -> tuple[str, int]:
+    """``"fixed:2"`` -> ``("fixed", 2)``; ``"codes:100"`` -> ``("codes", 100)``."""
+    kind, _, value = str(spec).partition(":")
+    if kind not in KINDS or not value.isdigit() or int(value) < 1:
+        raise UserError(f"subsample {spec!r}: expected fixed:F or codes:K with a positive integer")
+    return kind, int(value)
+
+
+def build_subsampler(spec: str, dim: int) -> nn.Module:
+    """The module of a ``subsample`` spec (`parse_subsample`); "codes" starts with zero
+    centroids, which the checkpoint's weights replace."""
+    kind, value = parse_subsample(spec)
+    return FixedSubsample(value) if kind == "fixed" else CodeSegmentSubsample(torch.zeros(value, dim))
 
 
 def pool_segments(x: torch.Tensor, lens: torch.Tensor, segment: torch.Tensor,
@@ -48,8 +66,11 @@ class FixedSubsample(nn.Module):
     def forward(self, x: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         frames = torch.arange(x.shape[1], device=x.device)
         segment = torch.div(frames, self.factor, rounding_mode="floor").expand(x.shape[0], -1)
-        out_lens = torch.div(lens + self.factor - 1, self.factor, rounding_mode="floor")
+        out_lens = self.output_lengths(lens)
         return pool_segments(x, lens, segment, out_lens), out_lens
+
+    def output_lengths(self, lens: torch.Tensor) -> torch.Tensor:
+        return torch.div(lens + self.factor - 1, self.factor, rounding_mode="floor")
 
     def extra_repr(self) -> str:
         return f"factor={self.factor}"
@@ -76,6 +97,10 @@ class CodeSegmentSubsample(nn.Module):
         segment = starts.long().cumsum(1) - 1
         num_segments = starts.sum(1)
         return pool_segments(x, lens, segment.clamp(min=0), num_segments), num_segments
+
+    def output_lengths(self, lens: torch.Tensor) -> torch.Tensor:
+        raise UserError("code-segment subsampling has a variable frame rate: the number of frames "
+                        "is known only from running the model (its returned lengths)")
 
     def extra_repr(self) -> str:
         return f"codes={self.centroids.shape[0]}"

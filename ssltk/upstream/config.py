@@ -68,9 +68,14 @@ class EncoderConfig:
     # Input.
     normalize_waveform: bool = False  # zero-mean unit-variance per utterance (large models)
     sample_rate: int = 16000
+    # Sequence compression after layers (ssltk.compress.subsample), {layer index: spec}:
+    # "fixed:F" averages every F frames; "codes:K" averages runs of frames with the same
+    # nearest of K centroids (stored with the weights): a variable frame rate.
+    subsample: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.conv_layers = [tuple(int(v) for v in spec) for spec in self.conv_layers]
+        self.subsample = {int(k): str(v) for k, v in self.subsample.items()}
         self.validate()
 
     def validate(self) -> None:
@@ -101,6 +106,13 @@ class EncoderConfig:
         for ok, message in checks:
             if not ok:
                 raise UserError(f"invalid EncoderConfig: {message}")
+        from ssltk.compress.subsample import parse_subsample
+
+        for layer, spec in self.subsample.items():
+            if not 0 <= layer < self.num_layers:
+                raise UserError(f"invalid EncoderConfig: subsample after layer {layer}: the layers are "
+                                f"0..{self.num_layers - 1}")
+            parse_subsample(spec)
 
     @property
     def frontend_dim(self) -> int:
@@ -111,12 +123,19 @@ class EncoderConfig:
 
     @property
     def downsample_rate(self) -> int:
-        """Input samples per output frame."""
+        """Input samples per output frame (of the last layer; with "codes" subsampling, whose
+        rate varies, per frame before it)."""
+        from ssltk.compress.subsample import parse_subsample
+
         if self.frontend == "fbank":
-            return 160 * self.stack_frames
-        rate = 1
-        for _, _, stride in self.conv_layers:
-            rate *= stride
+            rate = 160 * self.stack_frames
+        else:
+            rate = 1
+            for _, _, stride in self.conv_layers:
+                rate *= stride
+        for spec in self.subsample.values():
+            kind, value = parse_subsample(spec)
+            rate *= value if kind == "fixed" else 1
         return rate
 
     def to_dict(self) -> dict[str, Any]:

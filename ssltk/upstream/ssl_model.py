@@ -65,8 +65,9 @@ class SSLUpstream(Upstream):
         self.pretraining_heads: dict[str, torch.Tensor] = {}
 
     def num_frames(self, wav_lens: torch.Tensor) -> torch.Tensor:
-        """Exact frames per input length (conv: ``floor((L - k) / s) + 1`` per layer)."""
-        return self.feature_extractor.output_lengths(wav_lens)
+        """Exact frames per input length (conv: ``floor((L - k) / s) + 1`` per layer), after
+        any fixed sequence subsampling (`EncoderConfig.subsample`)."""
+        return self.encoder.output_lengths(self.feature_extractor.output_lengths(wav_lens))
 
     def forward(
         self, wavs: torch.Tensor, wav_lens: torch.Tensor, **encoder_options: Any
@@ -93,7 +94,7 @@ class SSLUpstream(Upstream):
         return self.feature_extractor(wavs, wav_lens)
 
     def macs(self, num_samples: int) -> int:
-        frames = int(self.num_frames(torch.tensor([num_samples]))[0])
+        frames = int(self.feature_extractor.output_lengths(torch.tensor([num_samples]))[0])
         return (
             self.feature_extractor.macs(num_samples)
             + self.feature_projection.macs(frames)

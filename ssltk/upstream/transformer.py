@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltk.compress.subsample import build_subsampler
 from ssltk.upstream.base import valid_mask
 from ssltk.upstream.config import EncoderConfig
 
@@ -245,6 +246,9 @@ class KeepSequence(nn.Module):
     def forward(self, x: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return x, lens
 
+    def output_lengths(self, lens: torch.Tensor) -> torch.Tensor:
+        return lens
+
 
 class TransformerEncoder(nn.Module):
     """Positional conv + transformer layers; returns every layer's output itself."""
@@ -263,7 +267,9 @@ class TransformerEncoder(nn.Module):
             else None
         )
         self.layers = nn.ModuleList(TransformerLayer(cfg) for _ in range(cfg.num_layers))
-        self.between_layers = nn.ModuleList(KeepSequence() for _ in range(cfg.num_layers))
+        self.between_layers = nn.ModuleList(
+            build_subsampler(cfg.subsample[i], dim) if i in cfg.subsample else KeepSequence()
+            for i in range(cfg.num_layers))
         self.prompt: nn.Module | None = None
 
     def forward(
@@ -330,6 +336,17 @@ class TransformerEncoder(nn.Module):
             hidden_states = [h[:, num_prompts:] for h in hidden_states]
         return hidden_states, lens
 
+    def output_lengths(self, lens: torch.Tensor) -> torch.Tensor:
+        """Frames after every ``between_layers`` module (each must know its output lengths)."""
+        for between in self.between_layers:
+            lens = between.output_lengths(lens)
+        return lens
+
     def macs(self, frames: int) -> int:
-        """Positional conv, projections, attention products and FFN (norms not counted)."""
-        return self.pos_conv.macs(frames) + sum(layer.macs(frames) for layer in self.layers)
+        """Positional conv, projections, attention products and FFN (norms not counted), each
+        layer at the frame count it sees."""
+        total = self.pos_conv.macs(frames)
+        for layer, between in zip(self.layers, self.between_layers):
+            total += layer.macs(frames)
+            frames = int(between.output_lengths(torch.tensor([frames]))[0])
+        return total
