@@ -36,6 +36,7 @@ continues from it (``model.upstream: exp/pt/upstream.pt``).
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import zlib
@@ -48,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltk.compress.pruning import PruneConfig, prune_by_magnitude, unmask
 from ssltk.data.datadir import DataDir, DataDirError
 from ssltk.errors import UserError
 from ssltk.data.loader import DataConfig
@@ -85,6 +87,9 @@ class PretrainModelConfig:
     learned_mask: bool = True  # false: masked frames become zeros (MelHuBERT)
     pred_masked_weight: float = 1.0
     pred_nomask_weight: float = 0.0
+    # Magnitude pruning of the upstream before training; training keeps the pruned weights
+    # at zero and the exported upstream holds them as zeros (ssltk.compress.pruning).
+    prune: PruneConfig | None = None
 
     def __post_init__(self) -> None:
         require(0 <= self.mask_prob <= 1, "mask_prob", f"must be in [0, 1], got {self.mask_prob}")
@@ -223,10 +228,12 @@ class MaskedPredictionModel(TrainableModel):
                     reused or "none", fresh or "none")
 
     def export_upstream(self) -> SSLUpstream:
-        """The encoder with this model's heads in ``pretraining_heads`` (for `save_ssltk`)."""
-        self.upstream.pretraining_heads = {k: v.detach().cpu().clone()
-                                           for k, v in self.head_tensors().items()}
-        return self.upstream
+        """The encoder with this model's heads in ``pretraining_heads`` (for `save_ssltk`);
+        pruned projections become plain ``nn.Linear`` holding their zeros (a copy: this model
+        keeps training with its masks)."""
+        upstream = unmask(copy.deepcopy(self.upstream)) if self.cfg.prune is not None else self.upstream
+        upstream.pretraining_heads = {k: v.detach().cpu().clone() for k, v in self.head_tensors().items()}
+        return upstream
 
     # forward
     def frame_targets(self, batch: dict, lens: torch.Tensor, max_len: int) -> torch.Tensor:
@@ -356,6 +363,9 @@ def build_model(cfg: PretrainModelConfig, num_classes: int, label_rate: float) -
     from ssltk import hub
 
     upstream = hub.load(cfg.upstream, **cfg.upstream_conf)
+    if cfg.prune is not None:
+        reached = prune_by_magnitude(upstream, cfg.prune)
+        logger.info("pruned %s to sparsity %.4f (%s)", cfg.upstream, reached, cfg.prune.scope)
     return MaskedPredictionModel(upstream, cfg, num_classes, label_rate)
 
 
