@@ -129,3 +129,34 @@ def test_failing_shard_and_bad_input_give_clear_errors(data_dir, tmp_path):
     with pytest.raises(SystemExit):  # same --out, another layer: refused, nothing overwritten
         extract_main(["--upstream", "hubert_debug", "--data", str(data_dir), "--out", str(out),
                       "--layer", "0"])
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "int8"])
+def test_reduced_precision_extraction_is_close_to_float32_and_recorded(data_dir, tmp_path, precision):
+    import yaml
+
+    outs = {}
+    for p in ("float32", precision):
+        outs[p] = tmp_path / p
+        assert extract_main(["--upstream", "ssltk_mini", "--data", str(data_dir), "--out", str(outs[p]),
+                             "--layer", "4", "--device", "cpu", "--precision", p]) == 0
+    info = yaml.safe_load((outs[precision] / "feats_info.yaml").read_text())
+    assert info["precision"] == precision
+    assert "precision" not in yaml.safe_load((outs["float32"] / "feats_info.yaml").read_text())
+    full = dict(kaldiio.load_scp(str(outs["float32"] / "feats.scp")).items())
+    reduced = dict(kaldiio.load_scp(str(outs[precision] / "feats.scp")).items())
+    for utt, mat in full.items():
+        assert reduced[utt].shape == mat.shape and reduced[utt].dtype == np.float32
+        if not len(mat):  # u2 (400 samples) is too short for a frame of ssltk_mini
+            continue
+        # relative error of the layer: small, not zero (the computation did change)
+        error = np.linalg.norm(reduced[utt] - mat) / np.linalg.norm(mat)
+        assert 0 < error < 0.1, (utt, error)
+
+
+def test_float16_on_cpu_is_a_clear_error(data_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        extract_main(["--upstream", "hubert_debug", "--data", str(data_dir), "--out", str(tmp_path / "d"),
+                      "--device", "cpu", "--precision", "float16"])
+    assert "float16 needs a CUDA device" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

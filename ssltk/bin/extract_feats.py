@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ssltk.compress.quantize import PRECISIONS
 from ssltk.errors import cli_main
 
 
@@ -38,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nj", type=int, default=1, help="number of shards (array jobs)")
     p.add_argument("--cmd", default="run.pl", help="job runner for --nj > 1 (e.g. run.pl)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--fp16", action="store_true", help="autocast to float16 (GPU only)")
+    p.add_argument("--precision", default="float32", choices=PRECISIONS,
+                   help="float16 (CUDA) or bfloat16 autocast, int8 dynamic quantisation (CPU)")
     p.add_argument("--num_workers", type=int, default=0, help="audio-loading processes")
     p.add_argument("--job", type=int, default=None, help=argparse.SUPPRESS)  # internal: one shard
     return p
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     spec = FeatureSpec(args.upstream, layer=args.layer, weights=args.weights,
                        layer_norm=args.layer_norm)
-    opts = dict(batch_seconds=args.batch_seconds, device=args.device, fp16=args.fp16,
+    opts = dict(batch_seconds=args.batch_seconds, device=args.device, precision=args.precision,
                 num_workers=args.num_workers)
     if args.job is not None:
         extract_shard(spec, args.data, args.out, args.job, args.nj, **opts)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ssltk.compress.quantize import autocast, check_precision, for_inference
 from ssltk.data.batching import UtteranceDataset, batch_loader, length_sorted_batches, utt_durations
 from ssltk.data.datadir import DataDir
 from ssltk.data.dump import DumpWriter
@@ -30,11 +31,14 @@ from ssltk.featurizer import FeatureSpec
 
 
 class FeatureExtractor(torch.nn.Module):
-    """The upstream and featurizer of a spec: ``(wavs, wav_lens) -> (feats, frame_lens)``."""
+    """The upstream and featurizer of a spec: ``(wavs, wav_lens) -> (feats, frame_lens)``;
+    ``precision`` int8 quantises the upstream (`ssltk.compress.quantize`)."""
 
-    def __init__(self, spec: FeatureSpec):
+    def __init__(self, spec: FeatureSpec, precision: str = "float32", device: torch.device | None = None):
         super().__init__()
-        self.upstream, self.featurizer = spec.build()
+        upstream, self.featurizer = spec.build()
+        self.upstream = for_inference(upstream, precision, device or torch.device("cpu"))
+        self.precision = precision
         self.dim = self.featurizer.output_size
         self.frame_rate = self.upstream.sample_rate / self.upstream.downsample_rate
 
@@ -46,18 +50,17 @@ class FeatureExtractor(torch.nn.Module):
 
 def compute_features(model: FeatureExtractor, data: str | Path | DataDir,
                      batch_seconds: float = 200.0, device: torch.device | str = "cpu",
-                     fp16: bool = False, num_workers: int = 0,
-                     desc: str = "extract") -> Iterator[tuple[str, np.ndarray]]:
-    """``(utt, feats [frames, dim] float32)`` for every utterance of ``data``, longest first."""
+                     num_workers: int = 0, desc: str = "extract") -> Iterator[tuple[str, np.ndarray]]:
+    """``(utt, feats [frames, dim] float32)`` for every utterance of ``data``, longest first,
+    computed in ``model.precision``."""
     device = torch.device(device)
     ddir = data if isinstance(data, DataDir) else DataDir(data)
     model.to(device).eval()
     dataset = UtteranceDataset(ddir, model.upstream.sample_rate)
     batches = length_sorted_batches(utt_durations(ddir), batch_seconds)
-    use_amp = fp16 and device.type == "cuda"
     for utts, wavs, lens in tqdm(batch_loader(dataset, batches, num_workers), total=len(batches),
                                  desc=desc, mininterval=5, file=sys.stderr):
-        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+        with autocast(model.precision, device):
             feats, frame_lens = model(wavs.to(device), lens.to(device))
         feats = feats.float().cpu().numpy()
         for i, utt in enumerate(utts):
@@ -65,17 +68,17 @@ def compute_features(model: FeatureExtractor, data: str | Path | DataDir,
 
 
 def extract_shard(spec: FeatureSpec, data: str | Path, out: str | Path, job: int, nj: int, *,
-                  batch_seconds: float = 200.0, device: str = "auto", fp16: bool = False,
+                  batch_seconds: float = 200.0, device: str = "auto", precision: str = "float32",
                   num_workers: int = 0) -> bool:
     """Write shard ``job`` of ``nj``; False when it was done already (nothing to do)."""
-    writer = DumpWriter(out, spec)
+    writer = DumpWriter(out, spec, **_precision_info(precision))
     if writer.done(job):
         print(f"{out}: shard {job} already done", file=sys.stderr)
         return False
     part = split_data_dir(data, nj)[job - 1]
-    model = FeatureExtractor(spec)
-    feats = compute_features(model, part, batch_seconds, select_device(device), fp16, num_workers,
-                             desc=f"shard {job}")
+    device = select_device(device)
+    model = FeatureExtractor(spec, precision, device)
+    feats = compute_features(model, part, batch_seconds, device, num_workers, desc=f"shard {job}")
     writer.write_shard(job, feats, model.frame_rate)
     return True
 
@@ -95,7 +98,7 @@ def run_array(cmd: str, nj: int, job_command: list[str], log: Path) -> None:
 
 def extract(spec: FeatureSpec, data: str | Path, out: str | Path, *, nj: int = 1,
             cmd: str = "run.pl", job_command: list[str] | None = None,
-            batch_seconds: float = 200.0, device: str = "auto", fp16: bool = False,
+            batch_seconds: float = 200.0, device: str = "auto", precision: str = "float32",
             num_workers: int = 0) -> int:
     """Dump the features of ``spec`` for the data dir ``data`` into ``out`` (itself a data
     dir then); returns the number of utterances.
@@ -104,17 +107,23 @@ def extract(spec: FeatureSpec, data: str | Path, out: str | Path, *, nj: int = 1
     with ``JOB`` for the shard number that calls `extract_shard`)."""
     if nj < 1:
         raise UserError(f"--nj must be >= 1, got {nj}")
+    check_precision(precision, select_device(device))
     if spec.weights is not None and not Path(spec.weights).is_file():
         raise UserError(f"weights {spec.weights}: no such file")
     source = DataDir(data)
     split_data_dir(data, nj)  # once here, not racing in the jobs
     out = Path(out)
     (out / "data").mkdir(parents=True, exist_ok=True)
-    opts = dict(batch_seconds=batch_seconds, device=device, fp16=fp16, num_workers=num_workers)
+    opts = dict(batch_seconds=batch_seconds, device=device, precision=precision, num_workers=num_workers)
     if nj == 1:
         extract_shard(spec, data, out, 1, 1, **opts)
     elif job_command is None:
         raise ValueError("nj > 1 needs a job_command")
     else:
         run_array(cmd, nj, job_command, out / "log" / "extract.JOB.log")
-    return DumpWriter(out, spec).finish(nj, source)
+    return DumpWriter(out, spec, **_precision_info(precision)).finish(nj, source)
+
+
+def _precision_info(precision: str) -> dict:
+    """What a dump's feats_info.yaml records of the precision (float32: nothing)."""
+    return {} if precision == "float32" else {"precision": precision}
