@@ -72,10 +72,17 @@ class EncoderConfig:
     # "fixed:F" averages every F frames; "codes:K" averages runs of frames with the same
     # nearest of K centroids (stored with the weights): a variable frame rate.
     subsample: dict[int, str] = field(default_factory=dict)
+    # Structured attention pruning (ssltk.compress.heads), {layer index: [original head
+    # indices]}: the heads a layer keeps (absent: all), and kept heads whose attention is
+    # replaced by the identity (skip-ahead).
+    kept_heads: dict[int, list[int]] = field(default_factory=dict)
+    identity_heads: dict[int, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.conv_layers = [tuple(int(v) for v in spec) for spec in self.conv_layers]
         self.subsample = {int(k): str(v) for k, v in self.subsample.items()}
+        self.kept_heads = {int(k): sorted(int(h) for h in v) for k, v in self.kept_heads.items()}
+        self.identity_heads = {int(k): sorted(int(h) for h in v) for k, v in self.identity_heads.items()}
         self.validate()
 
     def validate(self) -> None:
@@ -113,6 +120,16 @@ class EncoderConfig:
                 raise UserError(f"invalid EncoderConfig: subsample after layer {layer}: the layers are "
                                 f"0..{self.num_layers - 1}")
             parse_subsample(spec)
+        for name in ("kept_heads", "identity_heads"):
+            for layer, heads in getattr(self, name).items():
+                if not 0 <= layer < self.num_layers or not all(0 <= h < self.num_heads for h in heads) \
+                        or len(set(heads)) != len(heads):
+                    raise UserError(f"invalid EncoderConfig: {name}[{layer}] = {heads}: layers are "
+                                    f"0..{self.num_layers - 1}, heads 0..{self.num_heads - 1}, each once")
+        for layer, heads in self.identity_heads.items():
+            missing = set(heads) - set(self.kept_heads.get(layer, range(self.num_heads)))
+            if missing:
+                raise UserError(f"invalid EncoderConfig: identity_heads[{layer}] names pruned heads {sorted(missing)}")
 
     @property
     def frontend_dim(self) -> int:

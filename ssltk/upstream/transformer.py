@@ -25,6 +25,7 @@ Extension points (all plain attributes, swappable without monkey-patching):
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Collection, Sequence
 
 import torch
@@ -112,18 +113,32 @@ class RelativePositionGate(nn.Module):
 
 
 class SelfAttention(nn.Module):
-    """Multi-head self-attention over ``scaled_dot_product_attention``."""
+    """Multi-head self-attention over ``scaled_dot_product_attention``.
 
-    def __init__(self, dim: int, num_heads: int, dropout: float, gated_position: bool):
+    ``heads``: the original indices of the heads this layer keeps (structured head pruning;
+    default all ``num_heads``): the projections hold only their rows and columns and a WavLM
+    position bias is indexed by them.  ``identity``: kept heads whose attention is the
+    identity (skip-ahead): each frame's output is its own value vector, no scores computed.
+    """
+
+    def __init__(self, dim: int, num_heads: int, dropout: float, gated_position: bool,
+                 heads: list[int] | None = None, identity: Collection[int] = ()):
         super().__init__()
-        self.num_heads = num_heads
         self.head_dim = dim // num_heads
+        self.heads = list(range(num_heads)) if heads is None else list(heads)
+        self.num_heads = len(self.heads)
         self.dropout = dropout
-        self.q_proj = nn.Linear(dim, dim)
-        self.k_proj = nn.Linear(dim, dim)
-        self.v_proj = nn.Linear(dim, dim)
-        self.out_proj = nn.Linear(dim, dim)
+        inner = self.num_heads * self.head_dim
+        with warnings.catch_warnings():  # every head pruned: zero-size projections
+            warnings.filterwarnings("ignore", "Initializing zero-element tensors")
+            self.q_proj = nn.Linear(dim, inner)
+            self.k_proj = nn.Linear(dim, inner)
+            self.v_proj = nn.Linear(dim, inner)
+            self.out_proj = nn.Linear(inner, dim)
+        self.total_heads = num_heads  # before pruning (the WavLM gate reads every head's slice of x)
         self.rel_pos_gate = RelativePositionGate(self.head_dim, num_heads) if gated_position else None
+        self.identity = [h in set(identity) for h in self.heads]  # per kept head
+        self.all_heads = self.heads == list(range(num_heads))
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, _ = x.shape
@@ -141,25 +156,48 @@ class SelfAttention(nn.Module):
 
         Args:
             key_mask: ``[B, T]`` bool, True on valid keys (None: all valid).
-            position_bias: ``[H, T, T]`` additive bias (WavLM), gated here if configured.
-            head_mask: ``[H]`` or ``[B, H]`` multiplier of each head's output.
+            position_bias: ``[H, T, T]`` additive bias of all original heads (WavLM), gated
+                here if configured.
+            head_mask: ``[H]`` or ``[B, H]`` multiplier of each kept head's output.
             prefix_kv: extra ``(keys, values)`` of shape ``[B, H, P, head_dim]``, always
                 attendable, prepended to the projected keys/values.
         """
         batch, length, dim = x.shape
-        q, k, v = self._heads(self.q_proj(x)), self._heads(self.k_proj(x)), self._heads(self.v_proj(x))
+        if self.num_heads == 0:  # every head pruned: the output projection's bias
+            return self.out_proj(x.new_zeros(batch, length, 0))
+        v = self._heads(self.v_proj(x))
+        attending = [i for i, same in enumerate(self.identity) if not same]
+        if not attending:
+            out = v
+        elif len(attending) < self.num_heads:
+            out = v.clone()  # identity heads keep their values
+            out[:, attending] = self._attend(x, v, attending, key_mask, position_bias, prefix_kv)
+        else:
+            out = self._attend(x, v, None, key_mask, position_bias, prefix_kv)
+        if head_mask is not None:
+            out = out * head_mask.to(out.dtype).view(-1 if head_mask.dim() == 2 else 1, self.num_heads, 1, 1)
+        return self.out_proj(out.transpose(1, 2).reshape(batch, length, self.num_heads * self.head_dim))
+
+    def _attend(self, x, v, which, key_mask, position_bias, prefix_kv) -> torch.Tensor:
+        """``softmax(q k^T / sqrt(d) + bias) v`` of the heads ``which`` (None: all)."""
+        q, k = self._heads(self.q_proj(x)), self._heads(self.k_proj(x))
+        if which is not None:
+            q, k, v = q[:, which], k[:, which], v[:, which]
         num_prefix = 0
         if prefix_kv is not None:
-            num_prefix = prefix_kv[0].shape[2]
-            k = torch.cat([prefix_kv[0].to(k.dtype), k], dim=2)
-            v = torch.cat([prefix_kv[1].to(v.dtype), v], dim=2)
+            pk, pv = prefix_kv
+            if which is not None:
+                pk, pv = pk[:, which], pv[:, which]
+            num_prefix = pk.shape[2]
+            k = torch.cat([pk.to(k.dtype), k], dim=2)
+            v = torch.cat([pv.to(v.dtype), v], dim=2)
             if key_mask is not None:
                 key_mask = F.pad(key_mask, (num_prefix, 0), value=True)
         attn_mask = None
         if position_bias is not None:
-            bias = position_bias[None].to(q.dtype)
-            if self.rel_pos_gate is not None:
-                bias = self.rel_pos_gate(x, self.num_heads) * bias
+            bias = self._bias(x, position_bias.to(q.dtype))
+            if which is not None:
+                bias = bias[:, which]
             if num_prefix:
                 bias = F.pad(bias, (num_prefix, 0))
             if key_mask is not None:
@@ -167,18 +205,40 @@ class SelfAttention(nn.Module):
             attn_mask = bias
         elif key_mask is not None:
             attn_mask = key_mask[:, None, None, :]
-        out = F.scaled_dot_product_attention(
+        return F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
         )
-        if head_mask is not None:
-            out = out * head_mask.to(out.dtype).view(-1 if head_mask.dim() == 2 else 1, self.num_heads, 1, 1)
-        return self.out_proj(out.transpose(1, 2).reshape(batch, length, dim))
+
+    def _bias(self, x: torch.Tensor, position_bias: torch.Tensor) -> torch.Tensor:
+        """``[1 or B, kept heads, T, T]``: the position bias of the kept heads, gated."""
+        bias = position_bias[None]
+        if self.rel_pos_gate is not None:
+            bias = self.rel_pos_gate(x, self.total_heads) * bias
+        return bias if self.all_heads else bias[:, self.heads]
+
+    @torch.no_grad()
+    def probabilities(self, x: torch.Tensor, key_mask: torch.Tensor | None = None,
+                      position_bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention probabilities ``[B, H, T, T]`` of every kept head (identity heads: the
+        identity matrix), for analysis (`ssltk.compress.heads.diagonality`)."""
+        q, k = self._heads(self.q_proj(x)), self._heads(self.k_proj(x))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)
+        if position_bias is not None:
+            scores = scores + self._bias(x, position_bias.to(q.dtype))
+        if key_mask is not None:
+            scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        probs = scores.softmax(-1)
+        eye = torch.eye(x.shape[1], dtype=probs.dtype, device=probs.device)
+        identity = torch.tensor(self.identity, device=probs.device)
+        return torch.where(identity[None, :, None, None], eye, probs)
 
     def macs(self, frames: int) -> int:
-        dim = self.num_heads * self.head_dim
-        total = 4 * frames * dim * dim + 2 * frames * frames * dim
-        if self.rel_pos_gate is not None:
-            total += frames * self.num_heads * self.head_dim * 8
+        inner = self.num_heads * self.head_dim
+        attending = self.identity.count(False) * self.head_dim
+        total = 4 * frames * (self.out_proj.out_features if self.num_heads else 0) * inner
+        total += 2 * frames * frames * attending
+        if self.rel_pos_gate is not None:  # computed for every original head
+            total += frames * self.total_heads * self.head_dim * 8
         return total
 
 
@@ -203,12 +263,13 @@ class FeedForward(nn.Module):
 class TransformerLayer(nn.Module):
     """One encoder layer, post-LN or pre-LN, with adapter slots after each sublayer."""
 
-    def __init__(self, cfg: EncoderConfig):
+    def __init__(self, cfg: EncoderConfig, index: int = 0):
         super().__init__()
         dim = cfg.hidden_size
         self.layer_norm_first = cfg.layer_norm_first
         self.attention = SelfAttention(
-            dim, cfg.num_heads, cfg.attention_dropout, cfg.relative_position_bias and cfg.gated_relative_position
+            dim, cfg.num_heads, cfg.attention_dropout, cfg.relative_position_bias and cfg.gated_relative_position,
+            heads=cfg.kept_heads.get(index), identity=cfg.identity_heads.get(index, ()),
         )
         self.dropout = nn.Dropout(cfg.dropout)
         self.attn_norm = nn.LayerNorm(dim, eps=cfg.layer_norm_eps)
@@ -266,7 +327,7 @@ class TransformerEncoder(nn.Module):
             if cfg.relative_position_bias
             else None
         )
-        self.layers = nn.ModuleList(TransformerLayer(cfg) for _ in range(cfg.num_layers))
+        self.layers = nn.ModuleList(TransformerLayer(cfg, i) for i in range(cfg.num_layers))
         self.between_layers = nn.ModuleList(
             build_subsampler(cfg.subsample[i], dim) if i in cfg.subsample else KeepSequence()
             for i in range(cfg.num_layers))
