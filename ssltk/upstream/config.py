@@ -77,12 +77,15 @@ class EncoderConfig:
     # replaced by the identity (skip-ahead).
     kept_heads: dict[int, list[int]] = field(default_factory=dict)
     identity_heads: dict[int, list[int]] = field(default_factory=dict)
+    # Feed-forward units a layer keeps after FC pruning ({layer index: units}; absent: ffn_size).
+    ffn_sizes: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.conv_layers = [tuple(int(v) for v in spec) for spec in self.conv_layers]
         self.subsample = {int(k): str(v) for k, v in self.subsample.items()}
         self.kept_heads = {int(k): sorted(int(h) for h in v) for k, v in self.kept_heads.items()}
         self.identity_heads = {int(k): sorted(int(h) for h in v) for k, v in self.identity_heads.items()}
+        self.ffn_sizes = {int(k): int(v) for k, v in self.ffn_sizes.items()}
         self.validate()
 
     def validate(self) -> None:
@@ -126,6 +129,10 @@ class EncoderConfig:
                         or len(set(heads)) != len(heads):
                     raise UserError(f"invalid EncoderConfig: {name}[{layer}] = {heads}: layers are "
                                     f"0..{self.num_layers - 1}, heads 0..{self.num_heads - 1}, each once")
+        for layer, units in self.ffn_sizes.items():
+            if not 0 <= layer < self.num_layers or not 0 <= units <= self.ffn_size:
+                raise UserError(f"invalid EncoderConfig: ffn_sizes[{layer}] = {units}: layers are "
+                                f"0..{self.num_layers - 1}, units 0..{self.ffn_size}")
         for layer, heads in self.identity_heads.items():
             missing = set(heads) - set(self.kept_heads.get(layer, range(self.num_heads)))
             if missing:

@@ -274,7 +274,8 @@ class TransformerLayer(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.attn_norm = nn.LayerNorm(dim, eps=cfg.layer_norm_eps)
         self.attn_adapter: nn.Module = nn.Identity()
-        self.ffn = FeedForward(dim, cfg.ffn_size, cfg.activation, cfg.activation_dropout, cfg.dropout)
+        self.ffn = FeedForward(dim, cfg.ffn_sizes.get(index, cfg.ffn_size), cfg.activation,
+                               cfg.activation_dropout, cfg.dropout)
         self.ffn_norm = nn.LayerNorm(dim, eps=cfg.layer_norm_eps)
         self.ffn_adapter: nn.Module = nn.Identity()
         self.prefix: nn.Module | None = None
