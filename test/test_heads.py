@@ -98,3 +98,20 @@ def test_bad_head_configs_are_named():
         hub.load("hubert_debug", kept_heads={0: [2]})
     with pytest.raises(UserError, match="identity_heads.*pruned heads"):
         hub.load("hubert_debug", kept_heads={0: [0]}, identity_heads={0: [1]})
+
+
+def test_compress_upstream_cli_writes_loadable_smaller_checkpoints(tmp_path, capsys):
+    from ssltk.bin.compress_upstream import main
+    from ssltk.compress.pruning import count_nonzero
+
+    source = hub.load("hubert_debug")
+    for method, extra in (("heads", ["--heads", "2"]), ("ffn", ["--fraction", "0.5"]),
+                          ("weights", ["--sparsity", "0.5"]), ("subsample", ["--layer", "0"]),
+                          ("skip_ahead", ["--threshold", "0.0"])):
+        dest = tmp_path / f"{method}.pt"
+        assert main(["hubert_debug", str(dest), "--method", method, *extra]) == 0
+        assert "non-zero parameters" in capsys.readouterr().out
+        result = hub.load(str(dest))
+        smaller = count_nonzero(result) < count_nonzero(source)
+        cheaper = result.macs(16000) < source.macs(16000)
+        assert smaller if method == "weights" else cheaper, method
