@@ -71,8 +71,8 @@ def describe(exp: Path) -> dict:
             "featurizer": _featurizer(frontend), "method": _method(frontend),
             "lr": _lr(config),
             "config": _yaml(exp / "exp.yaml").get("config_file", "?"),
-            TRAIN_TIME: round(sum(h.get("time", 0) for h in history)) if history else None,
             COST[0]: summary.get("trainable_parameters"),
+            TRAIN_TIME: round(sum(h.get("time", 0) for h in history)) if history else None,
             COST[1]: speeds[len(speeds) // 2] if speeds else None,
             COST[2]: max(memory) if memory else None}
 
