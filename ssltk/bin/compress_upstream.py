@@ -38,12 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from ssltk import hub
-    from ssltk.compress import compress
+    from ssltk.compress import audio_batch, compress
     from ssltk.compress.pruning import count_nonzero
     from ssltk.upstream.checkpoint import save_ssltk
 
     upstream = hub.load(args.src)
-    audio = _audio(args.data, args.utts, upstream.sample_rate) if args.method == "skip_ahead" else None
+    audio = audio_batch(args.data, args.utts, upstream.sample_rate) if args.method == "skip_ahead" else None
     result, what = compress(upstream, args.method, sparsity=args.sparsity, heads=args.heads,
                             fraction=args.fraction, threshold=args.threshold, layer=args.layer,
                             spec=args.spec, audio=audio)
@@ -53,29 +53,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"compress_upstream: {what}\n  non-zero parameters {before:,} -> {after:,} ({after / before:.1%}); "
           f"MACs per second {macs[0] / 1e6:.1f}M -> {macs[1] / 1e6:.1f}M ({macs[1] / macs[0]:.1%}) -> {args.dest}")
     return 0
-
-
-def _audio(data: str | None, count: int, rate: int):
-    """The first ``count`` utterances of a data dir, padded (a speech-like probe without one)."""
-    import torch
-
-    if data is None:
-        from ssltk.upstream.export import probe_signal
-
-        wav = probe_signal(4.0, rate)
-        return wav, torch.tensor([wav.shape[1]])
-    from ssltk.data.audio import load_audio
-    from ssltk.data.datadir import DataDir
-
-    ddir = DataDir(data)
-    table = ddir.table("wav.scp")
-    utts = ddir.utt_ids()[:count]
-    wavs = [torch.from_numpy(load_audio(table[u], target_rate=rate, utt=u)[0]) for u in utts]
-    lens = torch.tensor([len(w) for w in wavs])
-    batch = torch.zeros(len(wavs), int(lens.max()))
-    for i, w in enumerate(wavs):
-        batch[i, :len(w)] = w
-    return batch, lens
 
 
 if __name__ == "__main__":

@@ -58,16 +58,26 @@ def compress(upstream, method: str, *, sparsity: float = 0.5, heads: int = 1, fr
         fast, chosen = skip_ahead(upstream, *audio, threshold)
         return fast, f"identity attention for heads with diagonality >= {threshold}: {chosen or 'none'}"
     if method == "subsample":
-        from ssltk.upstream.ssl_model import SSLUpstream as Model
-
-        cfg = upstream.config.replace(subsample={**upstream.config.subsample, layer: spec})
-        new = Model(cfg)
-        missing, _ = new.load_state_dict(upstream.state_dict(), strict=False)
-        if any(not k.endswith("centroids") for k in missing):
-            raise UserError(f"cannot add subsampling: missing weights {missing[:3]}")
         if spec.startswith("codes"):
             raise UserError("codes:K subsampling needs k-means centroids of that layer; build it with "
                             "ssltk.compress.subsample.CodeSegmentSubsample from a codebook")
+        new = SSLUpstream(upstream.config.replace(subsample={**upstream.config.subsample, layer: spec}))
+        new.load_state_dict(upstream.state_dict())
         new.pretraining_heads = dict(upstream.pretraining_heads)
         return new.train(upstream.training), f"{spec} subsampling after layer {layer}"
     raise UserError(f"unknown compression method {method!r} (expected one of {', '.join(METHODS)})")
+
+
+def audio_batch(data: str | None, count: int, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(wavs, wav_lens)``: the first ``count`` utterances of a data dir, padded; without a
+    data dir, a 4 s speech-like probe signal."""
+    if data is None:
+        from ssltk.upstream.export import probe_signal
+
+        wav = probe_signal(4.0, sample_rate)
+        return wav, torch.tensor([wav.shape[1]])
+    from ssltk.data.batching import UtteranceDataset, batch_loader
+
+    dataset = UtteranceDataset(data, sample_rate)
+    _, wavs, lens = next(iter(batch_loader(dataset, [dataset.ddir.utt_ids()[:count]])))
+    return wavs, lens
