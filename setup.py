@@ -23,6 +23,7 @@ extras_require = {
     "test": ["pytest>=8", "transformers>=4.40"],
     "espnet": ["espnet==202511", "espnet-s3prl==2026.5.14", "matplotlib>=3.5"],
     "synth": ["espeakng-loader>=0.2"],
+    "prosody": ["librosa>=0.10"],  # the pitch track (ssltk.data.tracks.pitch: pYIN)
 }
 
 setup(

@@ -260,3 +260,57 @@ def test_cli_errors(tmp_path, capsys):
         with pytest.raises(SystemExit):
             distill_main(base + extra)
         assert message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- robustness: CDM and DAT
+
+def robust_section(tmp_path, setup=1, dat_weight=0.0):
+    from ssltk.pretraining.distill import RobustSection
+
+    conf = tmp_path / "distort.yaml"
+    conf.write_text("seed: 3\nprob: 1.0\ndistortions:\n  - {kind: gain, db: [-12, -6]}\n"
+                    "  - {kind: clip, fraction: 0.3}\nseen: [gain, clip]\n")
+    return section(robust=RobustSection(distortions=str(conf), setup=setup, dat_weight=dat_weight))
+
+
+def test_gradient_reversal_flips_the_discriminators_gradient_into_the_student(tmp_path):
+    torch.manual_seed(0)
+    model = DistillModel(load_teacher("hubert_debug"), robust_section(tmp_path, dat_weight=1.0))
+    disc = model.discriminator
+    last = torch.randn(3, 7, model.student.hidden_size, requires_grad=True)
+    lens, types = torch.tensor([7, 5, 2]), torch.tensor([0, 1, 2])
+    reversed_grad, = torch.autograd.grad(F.cross_entropy(disc(last, lens), types), last)
+    disc.reverse.scale = -1.0  # identity in both directions: the plain gradient
+    plain_grad, = torch.autograd.grad(F.cross_entropy(disc(last, lens), types), last)
+    assert plain_grad.abs().sum() > 0
+    torch.testing.assert_close(reversed_grad, -plain_grad)
+    disc.reverse.scale = 1.0
+    x = torch.randn(4, requires_grad=True)
+    assert torch.equal(disc.reverse(x), x)
+
+
+def test_cross_distortion_mapping_inputs_and_resumable_draws(tmp_path):
+    torch.manual_seed(0)
+    batch = {**batch_of(8000, 6000, 4000), "utts": ["a", "b", "c"]}
+    one = DistillModel(load_teacher("hubert_debug"), robust_section(tmp_path, setup=1))
+    wavs, lens, t_wavs, t_lens, types = one._inputs(batch, 5)
+    assert torch.equal(t_wavs, batch["wavs"]) and not torch.equal(wavs, batch["wavs"])  # setup 1: clean teacher
+    assert torch.equal(lens, batch["wav_lens"]) and set(types.tolist()) <= {1, 2}  # prob 1: always distorted
+    two = DistillModel(load_teacher("hubert_debug"), robust_section(tmp_path, setup=2))
+    wavs2, _, t_wavs2, _, _ = two._inputs(batch, 5)
+    assert torch.equal(wavs2, wavs)  # the student's draws depend on the seed, utterance and update only
+    assert not torch.equal(t_wavs2, batch["wavs"]) and not torch.equal(t_wavs2, wavs2)  # setup 2
+    assert not torch.equal(one._inputs(batch, 6)[0], wavs)  # another update, other draws
+    loss, _ = one(batch)
+    assert int(one.updates) == 1 and "updates" in one.state_dict() and torch.isfinite(loss)
+
+
+def test_dat_trains_the_discriminator_and_reports_it(tmp_path):
+    torch.manual_seed(0)
+    model = DistillModel(load_teacher("hubert_debug"), robust_section(tmp_path, dat_weight=0.5))
+    batch = {**batch_of(8000, 6000, 4000), "utts": ["a", "b", "c"]}
+    loss, stats = model(batch)
+    assert {"dat_loss", "dat_acc"} <= set(stats)
+    loss.backward()
+    assert model.discriminator.mlp[0].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.teacher.parameters())

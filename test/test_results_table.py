@@ -143,3 +143,39 @@ def test_uasr_results_merge_seeds_and_correlate_checkpoints(tmp_path):
     assert "| gan | 2 | 45.00 ± 7.07 | 45.00 ± 7.07 |" in lines
     assert "| gan_s0 | 8 | 3 | 10.00 | 40.00 | 40.00 | 40.00 (3) | 1.000 | 3 |" in lines
     assert any("over all 6 checkpoints of all runs: **" in line for line in lines)
+
+
+def test_rows_of_removed_experiments_come_back_from_the_archive_with_their_date(tmp_path):
+    import os
+    import shutil
+
+    expdir, out = tmp_path / "exp", tmp_path / "RESULTS.md"
+    scored(expdir, "asr_old", "fbank", cer=10.0)
+    old_result = expdir / "asr_old" / "decode_test" / "result.json"
+    os.utime(old_result, (1_700_000_000, 1_700_000_000))  # scored on 2023-11-14
+    assert main(["--expdir", str(expdir), "--out", str(out)]) == 0
+    archive = json.loads((tmp_path / "RESULTS.json").read_text())
+    assert [r["experiment"] for r in archive["test"]] == ["asr_old"]
+    assert "date" not in out.read_text().splitlines()[6]  # one date: no column
+
+    shutil.rmtree(expdir / "asr_old")  # a later run of the recipe has only the new experiment
+    scored(expdir, "asr_new", "ssltk_mini", cer=8.0)
+    assert main(["--expdir", str(expdir), "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| experiment"))
+    assert header.split(" | ")[3:5] == ["config", "date"]
+    old = next(line for line in lines if line.startswith("| asr_old"))
+    assert "2023-11-14" in old and "10.00" in old
+    assert any(line.startswith("| asr_new") for line in lines)
+
+    assert main(["--expdir", str(expdir), "--out", str(out), "--fresh"]) == 0
+    assert "asr_old" not in out.read_text()
+    assert [r["experiment"] for r in json.loads((tmp_path / "RESULTS.json").read_text())["test"]] == ["asr_new"]
+
+
+def test_a_corrupt_archive_is_named(tmp_path, capsys):
+    scored(tmp_path / "exp", "asr_new", "fbank", cer=8.0)
+    (tmp_path / "RESULTS.json").write_text("{not json")
+    with pytest.raises(SystemExit):
+        main(["--expdir", str(tmp_path / "exp"), "--out", str(tmp_path / "RESULTS.md")])
+    assert "RESULTS.json: not a results archive" in capsys.readouterr().err

@@ -55,6 +55,15 @@ def test_random_init_names_are_labelled():
     assert describe_upstream("fbank") == "fbank"
 
 
+def test_the_random_control_has_the_reference_architecture():
+    trained, control = hub.load("ssltk_mini"), hub.load("ssltk_mini_random")
+    assert control.config == trained.config and hub.is_random_init("ssltk_mini_random")
+    assert describe_upstream("ssltk_mini_random") == "ssltk_mini_random (random init)"
+    shapes = {k: v.shape for k, v in trained.state_dict().items()}
+    assert {k: v.shape for k, v in control.state_dict().items()} == shapes
+    assert not torch.equal(control.encoder.layers[0].ffn.fc1.weight, trained.encoder.layers[0].ffn.fc1.weight)
+
+
 def _trained_like(name: str, path: Path) -> Path:
     """A registry model with non-trivial weights saved in ssltk's format."""
     from ssltk.upstream.checkpoint import save_ssltk

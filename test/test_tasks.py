@@ -18,7 +18,7 @@ from ssltk.tasks.ctc_decode import greedy_decode, path_log_likelihood, prefix_be
 from ssltk.data.loader import collate, make_loader
 from ssltk.tasks.targets import encode_texts
 from ssltk.tasks.frontend import Frontend, build_frontend
-from ssltk.tasks.heads import CTCHead, FrameStack, UtteranceHead
+from ssltk.tasks.heads import CTCHead, FrameStack, UtteranceHead, stack_count
 from ssltk.text import build_token_dir
 from ssltk.train.config import FieldError
 from test_tasks_common import letter_corpus, letter_texts
@@ -191,6 +191,36 @@ def test_utterance_mvn_normalises_valid_frames_only():
         torch.testing.assert_close(valid.var(0, unbiased=False), torch.ones(3), atol=1e-3, rtol=0)
         alone, _ = frontend({"feats": feats[i:i + 1, :n], "feat_lens": lens[i:i + 1]})
         torch.testing.assert_close(alone[0], valid)
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "int8"])
+def test_frozen_upstream_in_reduced_precision_is_close_and_unsaved(precision):
+    torch.manual_seed(0)
+    batch = {"wavs": torch.randn(2, 8000), "wav_lens": torch.tensor([8000, 5000])}
+    full = build_frontend(FrontendConfig(upstream="ssltk_mini", layer_norm=True)).eval()
+    reduced = build_frontend(FrontendConfig(upstream="ssltk_mini", layer_norm=True, precision=precision)).eval()
+    reduced.featurizer.load_state_dict(full.featurizer.state_dict())
+    with torch.no_grad():
+        (a, a_lens), (b, b_lens) = full(batch), reduced(batch)
+    assert torch.equal(a_lens, b_lens) and b.dtype == torch.float32
+    error = float((a - b).norm() / a.norm())
+    assert 0 < error < 0.1, error  # changed, but little
+    assert reduced.upstream_fingerprint == full.upstream_fingerprint  # of the weights as loaded
+    assert not any(k.startswith("upstream.") for k in reduced.state_dict())
+    with pytest.raises(FieldError, match="frozen upstream"):
+        FrontendConfig(upstream="ssltk_mini", precision=precision, finetune_upstream=True)
+
+
+def test_stack_ms_picks_frames_by_frame_rate():
+    cfg = AsrConfig(stack_ms=30)
+    assert [stack_count(cfg, rate) for rate in (100, 50, 25, 10)] == [3, 2, 1, 1]
+    assert stack_count(AsrConfig(stack_frames=4), 50) == 4
+    with pytest.raises(ValueError, match="frame rate"):
+        stack_count(cfg, None)
+    with pytest.raises(FieldError, match="not both"):
+        ClsConfig(stack_frames=2, stack_ms=30)
+    model = ClassificationModel(Frontend(input_dim=4), ["a", "b"], ClsConfig(stack_ms=30), frame_rate=50)
+    assert model.head.stack.k == 2
 
 
 def test_multitask_ctc_trains_both_and_predicts_labels(tmp_path):

@@ -8,6 +8,9 @@ FSDD=${FSDD:-$(cd "${PWD}/../../../.." && pwd)/shared/data/fsdd}
 # CMU AN4 (census database): the directory holding etc/ and wav/ (CMU's BSD-style licence).
 # Default: the shared copy beside a clone of this repository.
 AN4=${AN4:-$(cd "${PWD}/../../../.." && pwd)/shared/data/an4}
+# Background noise (real recordings; SOURCE.md in the folder): the directory holding speech_commands_bg/.
+# Default: the shared copy beside a clone of this repository.
+NOISE=${NOISE:-$(cd "${PWD}/../../../.." && pwd)/shared/data/noise}
 # SLURP: the directory holding dataset/slurp/*.jsonl and the audio (slurp_real/, slurp_synth/).
 SLURP=${SLURP:-}
 # LibriSpeech: the directory holding train-clean-100/ etc.

@@ -8,6 +8,9 @@ table per test set: a row per experiment with its upstream, featurizer, config f
 metrics and training time (``--reference EXP`` adds each row's last metric relative to
 EXP's; ``--notes FILE`` appends a recipe's fixed notes); experiments named ``<name>_s<seed>`` (runs with several seeds) share one
 row with the mean ± standard deviation over seeds (ssltk.results.downstream).
+Every row is also kept in RESULTS.json beside the markdown file; rows of experiments no
+longer under EXPDIR come back from it (each row shows its date when they differ), unless
+``--fresh``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sys
 
 from ssltk.data.datadir import write_text_atomic
 from ssltk.errors import UserError, cli_main
-from ssltk.results.downstream import collect, render
+from ssltk.results.downstream import archive_path, collect, render, save_archive, with_archived
 
 
 @cli_main
@@ -30,8 +33,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="markdown appended after the tables (a recipe's fixed notes: set-ups, published numbers)")
     p.add_argument("--reference", default=None,
                    help="experiment whose last metric the other rows are divided by (e.g. ESPnet's CER)")
+    p.add_argument("--fresh", action="store_true",
+                   help="tables from EXPDIR only, without the earlier rows kept in the archive")
     args = p.parse_args(argv)
-    tables = collect(args.expdir)
+    archive = archive_path(args.out)
+    tables = collect(args.expdir) if args.fresh else with_archived(collect(args.expdir), archive)
     if not tables:
         raise UserError(f"{args.expdir}: no scored experiments (*/decode_*/result.json)")
     text = render(tables, args.reference)
@@ -40,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             text += "\n" + open(args.notes, encoding="utf-8").read()
         except OSError as err:
             raise UserError(f"--notes {args.notes}: {err.strerror}") from None
+    save_archive(tables, archive)
     write_text_atomic(args.out, text)
     return 0
 

@@ -13,8 +13,9 @@ hypotheses of ``--decode`` and its options (the flags below override them).  ``a
 error rates in ``--units`` (``word,char``: WER and CER with ``<space>`` as a character;
 ``phone``: PER without the ``|`` word boundaries of text.phn).  ``cs``: mixed error rate,
 CER, and the WER of each language from word-level language tags.  ``cls``: accuracy
-(``--intent``: also scenario and action accuracy).  Writes the report to ``--out`` and
-the numbers to the same name with ``.json``.
+(``--intent``: also scenario and action accuracy).  ``frame_reg``: RMSE and correlation;
+``frame_cls``: frame accuracy (both: ``--mask`` scores only the 1-frames of a 0/1 track).
+Writes the report to ``--out`` and the numbers to the same name with ``.json``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang-tags", "--lang_tags", dest="lang_tags", default=None,
                    help="cs: word-level language tags (text.lang)")
     p.add_argument("--intent", action="store_true", default=None, help="cls: scenario/action accuracy too")
+    p.add_argument("--mask", default=None,
+                   help="frame_reg, frame_cls: a 0/1 track (vuv.scp); only its 1-frames are scored")
     return p
 
 
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ssltk.tasks.experiment import score, score_decoded
 
-    options = {"units": args.units, "lang_tags": args.lang_tags, "intent": args.intent}
+    options = {"units": args.units, "lang_tags": args.lang_tags, "intent": args.intent, "mask": args.mask}
     if args.exp is not None:
         if not (args.data and args.decode) or args.task or args.ref or args.hyp:
             raise UserError("--exp takes --data and --decode (not --task, --ref, --hyp)")

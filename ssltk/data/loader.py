@@ -4,9 +4,10 @@ precomputed features (``feats.scp``, a dump of `ssltk.data.dump`).
 A batch is a dict: ``utts`` (ids), then either ``wavs [B, T]`` + ``wav_lens``
 or ``feats [B, T, D]`` + ``feat_lens``, and the targets when known:
 ``labels [B]`` (classification) and/or ``targets [B, S]`` + ``target_lens``
-(CTC token ids, or float frame tracks given as tensors; padded with 0).  Utterances
-are grouped by length (longest first, bounded by padded seconds) and the batch order is
-reshuffled every epoch by `EpochBatchSampler`.
+(CTC token ids, or float frame tracks given as tensors ``[S]`` or ``[S, C]``, then
+``targets [B, S, C]``; padded with 0).  Utterances are grouped by length (longest first,
+bounded by padded seconds) and the batch order is reshuffled every epoch by
+`EpochBatchSampler`.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def collate(items: list[tuple[str, torch.Tensor, Any]]) -> dict:
         return batch
     tlens = torch.tensor([len(t) for t in targets], dtype=torch.long)
     dtype = targets[0].dtype if torch.is_tensor(targets[0]) else torch.long  # float: frame tracks
-    tpad = torch.zeros(len(targets), max(int(tlens.max()), 1), dtype=dtype)
+    rest = tuple(targets[0].shape[1:]) if torch.is_tensor(targets[0]) else ()  # [S, C] tracks
+    tpad = torch.zeros(len(targets), max(int(tlens.max()), 1), *rest, dtype=dtype)
     for i, t in enumerate(targets):
         tpad[i, :len(t)] = torch.as_tensor(t, dtype=dtype)
     batch.update(targets=tpad, target_lens=tlens)

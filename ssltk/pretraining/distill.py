@@ -28,6 +28,18 @@ Here:
   duplicates removed (12 -> 4, 8, 12; 24 -> 8, 16, 24; 2 -> 1, 2).
 * The **loss** counts valid frames only: padding changes nothing.  Stats per head:
   ``l1_L<k>`` (mean absolute error) and ``cos_L<k>`` (mean cosine similarity).
+* **Robustness** (``robust``; Huang, Fu, Zhang and Lee, "Improving distortion robustness of
+  self-supervised speech processing tasks with domain adaptation", Interspeech 2022):
+  cross-distortion mapping (CDM) distorts the inputs with the ``seen`` distortions of a
+  distortion file (`ssltk.distort`): setup 1, the student hears a distorted utterance and the
+  teacher the clean one; setup 2, each hears its own, independently drawn distortion.  With
+  ``dat_weight`` > 0, domain-adversarial training (DAT) adds a discriminator that classifies
+  the student's distortion type (``clean`` or one of the seen kinds) from its mean-pooled last
+  layer; its cross-entropy trains the discriminator and reaches the student through a
+  gradient reversal layer (`GradientReversal`: identity forward, gradient times ``-scale``),
+  so the student learns features the discriminator cannot tell apart.  Draws are seeded by
+  the distortion file's seed, the utterance and the update count (a buffer: a resumed run
+  draws what the uninterrupted one would); validation always draws as update 0.
 * **Export**: :func:`export_student` writes the student with ``save_ssltk``; the heads
   ride along in ``pretraining_heads`` (``distill.head_layers`` and
   ``distill.heads.<i>.weight|bias``), which ``hub.load`` keeps but never runs.  So the
@@ -62,6 +74,24 @@ _DISTILHUBERT_FROM = ("hubert", "wav2vec2", "distilhubert")
 
 
 @dataclass
+class RobustSection:
+    """``distill.robust``: cross-distortion mapping and domain-adversarial training."""
+
+    distortions: str = ""  # a distortion file (ssltk.distort.load_distortions); its `seen` list is used
+    setup: int = 1  # CDM: 1 = distorted student, clean teacher; 2 = both distorted, independently
+    dat_weight: float = 0.0  # DAT: weight of the distortion classifier's loss (0: off)
+    dat_scale: float = 1.0  # DAT: the gradient reversal's scale (lambda)
+    dat_hidden: int = 256  # DAT: hidden units of the discriminator
+
+    def __post_init__(self) -> None:
+        require(bool(self.distortions), "distortions", "give a distortion file (see ssltk.distort)")
+        require(self.setup in (1, 2), "setup", f"must be 1 or 2, got {self.setup}")
+        require(self.dat_weight >= 0, "dat_weight", f"must be >= 0, got {self.dat_weight}")
+        require(self.dat_scale >= 0, "dat_scale", f"must be >= 0, got {self.dat_scale}")
+        require(self.dat_hidden >= 1, "dat_hidden", f"must be >= 1, got {self.dat_hidden}")
+
+
+@dataclass
 class DistillSection:
     """The ``distill:`` section."""
 
@@ -77,6 +107,7 @@ class DistillSection:
     # EncoderConfig fields of the student that differ from the teacher's (e.g. dropout: 0.0);
     # num_layers comes from student_layers.
     student: dict[str, Any] = field(default_factory=dict)
+    robust: RobustSection | None = None  # distortion-robust distillation (null: clean inputs)
 
     def __post_init__(self) -> None:
         require(self.student_layers >= 1, "student_layers", f"must be >= 1, got {self.student_layers}")
@@ -185,6 +216,43 @@ def distill_loss(preds: list[torch.Tensor], targets: list[torch.Tensor], lens: t
     return loss, l1s, coss
 
 
+class _ReverseGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return -ctx.scale * grad, None
+
+
+class GradientReversal(nn.Module):
+    """Identity in the forward pass; the gradient times ``-scale`` in the backward pass
+    (Ganin and Lempitsky, "Unsupervised domain adaptation by backpropagation", ICML 2015)."""
+
+    def __init__(self, scale: float = 1.0):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _ReverseGradient.apply(x, self.scale)
+
+
+class DistortionDiscriminator(nn.Module):
+    """Mean over valid frames -> gradient reversal -> MLP -> distortion-type logits."""
+
+    def __init__(self, dim: int, hidden: int, classes: int, scale: float):
+        super().__init__()
+        self.reverse = GradientReversal(scale)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, classes))
+
+    def forward(self, x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        mask = valid_mask(lens, x.shape[1]).to(x.dtype)[..., None]
+        pooled = (x * mask).sum(1) / lens.clamp(min=1).to(x.dtype)[:, None]
+        return self.mlp(self.reverse(pooled))
+
+
 # ---------------------------------------------------------------- the task model
 
 class DistillModel(TrainableModel):
@@ -228,16 +296,35 @@ class DistillModel(TrainableModel):
 
         self.heads = nn.ModuleList(nn.Linear(self.student.hidden_size, teacher.hidden_size)
                                    for _ in self.head_layers)
+        self.student_distorter = self.teacher_distorter = self.discriminator = None
+        if cfg.robust is not None:
+            from ssltk.distort import Distorter, load_distortions
+
+            robust = load_distortions(cfg.robust.distortions)
+            self.student_distorter = Distorter.from_config(robust, "seen")
+            if cfg.robust.setup == 2:  # the teacher's own draws: another seed
+                self.teacher_distorter = Distorter(self.student_distorter.configs, robust.seed + 1,
+                                                   robust.sample_rate, robust.prob)
+            if cfg.robust.dat_weight > 0:
+                self.discriminator = DistortionDiscriminator(
+                    self.student.hidden_size, cfg.robust.dat_hidden,
+                    len(self.student_distorter.configs) + 1, cfg.robust.dat_scale)
+            self.register_buffer("updates", torch.zeros((), dtype=torch.long))  # draws of a resumed run
 
     def train(self, mode: bool = True) -> "DistillModel":
         super().train(mode)
         self.teacher.eval()
         return self
 
-    def predict(self, wavs: torch.Tensor, wav_lens: torch.Tensor):
-        """``(preds, targets, lens)``: per head the prediction and the teacher layer."""
+    def predict(self, wavs: torch.Tensor, wav_lens: torch.Tensor, teacher_wavs: torch.Tensor | None = None,
+                teacher_lens: torch.Tensor | None = None, return_hidden: bool = False):
+        """``(preds, targets, lens)``: per head the prediction and the teacher layer (the
+        teacher hears ``teacher_wavs`` when given: cross-distortion mapping); with
+        ``return_hidden`` also the student's last hidden state."""
         with torch.no_grad():
-            teacher_hidden, teacher_lens = self.teacher(wavs, wav_lens)
+            if teacher_wavs is None:
+                teacher_wavs, teacher_lens = wavs, wav_lens
+            teacher_hidden, teacher_lens = self.teacher(teacher_wavs, teacher_lens)
         hidden, lens = self.student(wavs, wav_lens)
         if hidden[-1].shape[1] != teacher_hidden[0].shape[1] or not torch.equal(lens, teacher_lens):
             raise UserError(f"student and teacher frames differ ({hidden[-1].shape[1]} vs "
@@ -245,25 +332,48 @@ class DistillModel(TrainableModel):
         last = hidden[-1]
         preds = [head(last) for head in self.heads]
         targets = [teacher_hidden[k].detach() for k in self.head_layers]
-        return preds, targets, lens
+        return (preds, targets, lens, last) if return_hidden else (preds, targets, lens)
 
-    def _losses(self, batch: dict):
+    def _inputs(self, batch: dict, draw: int):
+        """Student and teacher inputs of a batch (cross-distortion mapping) and the student's
+        distortion types (0: clean, 1 + i: the i-th seen distortion)."""
+        wavs, lens = batch["wavs"], batch["wav_lens"]
+        if self.student_distorter is None:
+            return wavs, lens, None, None, None
+        utts = batch["utts"]
+        student = self.student_distorter.batch(wavs, lens, utts, draw)
+        teacher = self.teacher_distorter.batch(wavs, lens, utts, draw) if self.teacher_distorter else (wavs, lens)
+        types = torch.tensor([self.student_distorter.label(u, draw) for u in utts], device=wavs.device)
+        return *student, *teacher, types
+
+    def _losses(self, batch: dict, draw: int):
         if "wavs" not in batch:
             raise UserError("distillation reads audio (wav.scp), the batch holds precomputed features")
-        preds, targets, lens = self.predict(batch["wavs"], batch["wav_lens"])
+        wavs, lens, teacher_wavs, teacher_lens, types = self._inputs(batch, draw)
+        preds, targets, lens, last = self.predict(wavs, lens, teacher_wavs, teacher_lens, return_hidden=True)
         loss, l1s, coss = distill_loss(preds, targets, lens, self.cfg.l1_weight, self.cfg.cosine_weight)
         stats: dict[str, Any] = {}
         for k, l1, cos in zip(self.head_layers, l1s, coss):
             stats[f"l1_L{k}"] = l1
             stats[f"cos_L{k}"] = cos
+        if self.discriminator is not None:
+            logits = self.discriminator(last, lens)
+            dat = F.cross_entropy(logits, types)
+            loss = loss + self.cfg.robust.dat_weight * dat
+            stats["dat_loss"] = dat.detach()
+            stats["dat_acc"] = (logits.argmax(-1) == types).float().mean()
         return loss, stats, lens
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        loss, stats, _ = self._losses(batch)
+        draw = 0
+        if self.student_distorter is not None:
+            self.updates += 1
+            draw = int(self.updates)
+        loss, stats, _ = self._losses(batch, draw)
         return loss, stats
 
     def validation_step(self, batch: dict) -> dict:
-        loss, stats, lens = self._losses(batch)
+        loss, stats, lens = self._losses(batch, 0)
         frames = float(lens.sum())
         return {"loss": float(loss) * frames, **{k: float(v) * frames for k, v in stats.items()},
                 "frames": frames}

@@ -11,6 +11,12 @@ experiment from its directory:
   ``version`` and ``encoder``) and ``train_seconds`` (the training stage's wall time).
 
 Experiments named ``<name>_s<seed>`` share one row with the mean ± std over seeds.
+Each row carries the date its scoring ran (``date``, shown when rows differ in it).
+
+Rows outlive their experiment directories: `save_archive` keeps every row in ``RESULTS.json``
+beside ``RESULTS.md``, and `with_archived` adds the archived rows of experiments that are not
+under exp/ any more (a recipe rerun for some rows keeps the others, each with its date;
+delete a row from the archive to drop it).
 Registry upstreams other than fbank/mfcc are randomly initialised architectures, and
 the table says so.  With a reference experiment, each row also gets its last metric
 divided by the reference's (e.g. CER relative to ESPnet's CER).
@@ -18,16 +24,19 @@ divided by the reference's (e.g. CER relative to ESPnet's CER).
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import fields
 from pathlib import Path
 
 import yaml
 
+from ssltk.data.datadir import write_text_atomic
+from ssltk.errors import UserError
 from ssltk.peft.config import PeftConfig
 from ssltk.results.table import markdown_table, merge_seeds, natural_key
 
-DESCRIPTION = ("experiment", "toolkit", "upstream", "featurizer", "method", "lr", "config")
+DESCRIPTION = ("experiment", "toolkit", "upstream", "featurizer", "method", "lr", "config", "date")
 OPTIONAL = {"toolkit": "ssltk", "method": "frozen"}  # shown when some row differs from this
 TRAIN_TIME = "train time (s)"
 COST = ("trainable params", "steps/s", "peak memory (MiB)")
@@ -100,21 +109,54 @@ def collect(expdir: str | Path) -> dict[str, list[dict]]:
         if exp not in described:
             described[exp] = describe(exp)
         numbers = json.loads(result.read_text())
-        row = {"experiment": exp.name, **described[exp], **numbers["metrics"]}
+        date = datetime.date.fromtimestamp(result.stat().st_mtime).isoformat()
+        row = {"experiment": exp.name, **described[exp], "date": date, **numbers["metrics"]}
         tables.setdefault(result.parent.name[len("decode_"):], []).append(row)
     return tables
+
+
+def archive_path(results_md: str | Path) -> Path:
+    """``RESULTS.json`` beside ``RESULTS.md`` (``RESULTS_x.md`` -> ``RESULTS_x.json``)."""
+    return Path(results_md).with_suffix(".json")
+
+
+def with_archived(tables: dict[str, list[dict]], archive: str | Path) -> dict[str, list[dict]]:
+    """``tables`` plus the rows of ``archive`` whose experiment has no row in ``tables``."""
+    path = Path(archive)
+    if not path.is_file():
+        return tables
+    try:
+        archived = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: not a results archive ({err}); fix or delete it") from None
+    current = {row["experiment"] for rows in tables.values() for row in rows}
+    merged = {name: list(rows) for name, rows in tables.items()}
+    for test_set, rows in archived.items():
+        kept = [row for row in rows if row.get("experiment") not in current]
+        if kept:
+            merged.setdefault(test_set, [])
+            merged[test_set] = sorted(merged[test_set] + kept, key=lambda r: natural_key(r["experiment"]))
+    return merged
+
+
+def save_archive(tables: dict[str, list[dict]], archive: str | Path) -> None:
+    write_text_atomic(archive, json.dumps(tables, indent=1) + "\n")
 
 
 def render(tables: dict[str, list[dict]], reference: str | None = None) -> str:
     lines = ["# Results", "", "Written by `python -m ssltk.bin.results_table` from the scored "
              "experiments under exp/ (reports: `exp/<experiment>/decode_<set>/result.txt`; "
-             f"{TRAIN_TIME.split(' (')[0]}: wall seconds of the training run on this machine).", ""]
+             f"{TRAIN_TIME.split(' (')[0]}: wall seconds of the training run on this machine) and "
+             "the rows of earlier runs kept in the archive beside this file (RESULTS.json; "
+             "`date`: when a row was scored).", ""]
     for test_set, rows in tables.items():
         rows = _with_ratio(rows, reference)
         description = [k for k in DESCRIPTION if _shown(k, rows)]
         rows = merge_seeds(rows, "experiment", (*description[1:], COST[0]))  # same for every seed
-        metrics = list(dict.fromkeys(k for row in rows for k in row if k not in DESCRIPTION
-                                     and (k not in COST or any(row.get(k) is not None for row in rows))))
+        columns = dict.fromkeys(k for row in rows for k in row if k not in DESCRIPTION
+                                and (k not in COST or any(row.get(k) is not None for row in rows)))
+        first = [k for k in (COST[0], TRAIN_TIME, *COST[1:]) if k in columns]  # the same place in every table
+        metrics = first + [k for k in columns if k not in first]
         lines += [f"## {test_set}", ""]
         lines += markdown_table([*description, *metrics], "l" * len(description) + "r" * len(metrics),
                                 [[row.get(k, "-") for k in description] + [row.get(m) for m in metrics]
@@ -128,8 +170,8 @@ def _shown(column: str, rows: list[dict]) -> bool:
     learning rate only when rows differ in it."""
     if column in OPTIONAL:
         return any(row.get(column, OPTIONAL[column]) != OPTIONAL[column] for row in rows)
-    if column == "lr":
-        return len({row["lr"] for row in rows if "lr" in row}) > 1
+    if column in ("lr", "date"):
+        return len({row[column] for row in rows if column in row}) > 1
     return True
 
 

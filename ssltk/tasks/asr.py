@@ -15,7 +15,7 @@ from ssltk.tasks.base import DownstreamTask, RunContext, copy_tokens, tokenizer_
 from ssltk.tasks.config import AsrTaskConfig
 from ssltk.tasks.ctc_decode import decode, greedy_decode
 from ssltk.tasks.frontend import Frontend
-from ssltk.tasks.heads import CTCHead
+from ssltk.tasks.heads import CTCHead, stack_count
 from ssltk.tasks.targets import encode_texts
 from ssltk.text import Tokenizer
 from ssltk.train import TrainableModel
@@ -31,12 +31,12 @@ class CTCModel(TrainableModel):
     detokenized text; for phones each phone is a word) and, for phones, ``per``.
     """
 
-    def __init__(self, frontend: Frontend, tokenizer: Tokenizer, cfg):
+    def __init__(self, frontend: Frontend, tokenizer: Tokenizer, cfg, frame_rate: float | None = None):
         super().__init__()
         self.frontend = frontend
         self.tokenizer = tokenizer
         self.head = CTCHead(frontend.output_size, len(tokenizer.token_list), cfg.head, cfg.proj_dim,
-                            cfg.hidden_size, cfg.num_layers, cfg.dropout, cfg.stack_frames)
+                            cfg.hidden_size, cfg.num_layers, cfg.dropout, stack_count(cfg, frame_rate))
 
     def log_probs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """``([B, T, V] log-probabilities in float32, frame counts [B])``."""
@@ -102,7 +102,7 @@ class AsrTask(DownstreamTask):
         return encode_texts(ddir, run.kind, run.tokenizer, cfg.asr.allow_unk)
 
     def build_model(self, frontend, cfg, meta: dict, exp, run=None) -> CTCModel:
-        return CTCModel(frontend, tokenizer_of(exp, run), cfg.asr)
+        return CTCModel(frontend, tokenizer_of(exp, run), cfg.asr, meta.get("frame_rate"))
 
     def default_beam(self, cfg) -> int:
         return cfg.asr.beam_size

@@ -16,7 +16,7 @@ from ssltk.metrics.scoring import read_scored_tables, score_classification, scor
 from ssltk.tasks.base import DownstreamTask, RunContext, copy_tokens, tokenizer_of
 from ssltk.tasks.config import ClsTaskConfig
 from ssltk.tasks.frontend import Frontend
-from ssltk.tasks.heads import UtteranceHead
+from ssltk.tasks.heads import UtteranceHead, stack_count
 from ssltk.tasks.targets import encode_labels, encode_texts
 from ssltk.text import Tokenizer
 from ssltk.train import TrainableModel
@@ -33,14 +33,15 @@ class ClassificationModel(TrainableModel):
     (see `split_intent`).
     """
 
-    def __init__(self, frontend: Frontend, labels: list[str], cfg, tokenizer: Tokenizer | None = None):
+    def __init__(self, frontend: Frontend, labels: list[str], cfg, tokenizer: Tokenizer | None = None,
+                 frame_rate: float | None = None):
         super().__init__()
         self.frontend = frontend
         self.labels = list(labels)
         self.intent = cfg.intent
         self.head = UtteranceHead(frontend.output_size, len(labels), cfg.proj_dim, cfg.pooling,
                                   cfg.dropout, cfg.encoder_layers, cfg.encoder_size,
-                                  cfg.stack_frames)
+                                  stack_count(cfg, frame_rate))
         self.ctc_weight = cfg.ctc_weight
         self.ctc = None
         if self.ctc_weight > 0:
@@ -123,7 +124,7 @@ class ClassificationTask(DownstreamTask):
 
     def build_model(self, frontend, cfg, meta: dict, exp, run=None) -> ClassificationModel:
         tokenizer = tokenizer_of(exp, run) if cfg.cls.ctc_weight > 0 else None
-        return ClassificationModel(frontend, meta["labels"], cfg.cls, tokenizer)
+        return ClassificationModel(frontend, meta["labels"], cfg.cls, tokenizer, meta.get("frame_rate"))
 
     def decode(self, model: ClassificationModel, batch: dict, beam: int) -> dict[str, list]:
         return {"predictions": model.predict(batch)}

@@ -56,10 +56,15 @@ class FrontendConfig:
     # Parameter-efficient methods added to the frozen upstream (adapters, LoRA, BitFit,
     # prefix, prompt; `ssltk.peft`).  null: none.
     peft: PeftConfig | None = None
+    # The frozen upstream computes in this precision (`ssltk.compress.quantize`): int8 (dynamic
+    # quantisation of its linear layers; CPU) or bfloat16 (autocast); the head stays float32.
+    precision: Literal["float32", "bfloat16", "int8"] = "float32"
 
     def __post_init__(self) -> None:
         require(self.featurizer != "subset" or bool(self.layers), "layers",
                  "featurizer 'subset' needs a non-empty list of layers")
+        require(self.precision == "float32" or not (self.finetune_upstream or self.peft), "precision",
+                f"{self.precision} applies to a frozen upstream, not to a fine-tuned or adapted one")
         if self.speed_perturb is not None:
             problem = check_speed_factors(self.speed_perturb)
             require(problem is None, "speed_perturb", str(problem))
@@ -77,6 +82,9 @@ class ClsConfig:
     encoder_layers: int = 0  # BLSTM layers between projector and pooling (0: none, as SUPERB)
     encoder_size: int = 256  # BLSTM units per direction
     stack_frames: int = 1  # concatenate k consecutive frames first (k times fewer frames)
+    # > 0: stack instead to the whole number of the frontend's frames nearest this period
+    # (ms, at least one frame): one config then suits 10 ms (FBANK) and 20 ms (SSL) frontends
+    stack_ms: float = 0.0
     # Multi-task: loss = (1 - ctc_weight) * cross-entropy + ctc_weight * CTC (per token) of
     # a linear layer on the encoder's frames predicting the transcript (the token list's
     # table, e.g. text): phonetic supervision that helps with little data.  0: off.
@@ -88,6 +96,7 @@ class ClsConfig:
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
         require(self.encoder_layers >= 0, "encoder_layers", f"must be >= 0, got {self.encoder_layers}")
         require(self.stack_frames >= 1, "stack_frames", f"must be >= 1, got {self.stack_frames}")
+        check_stacking(self)
         require(0 <= self.ctc_weight < 1, "ctc_weight", f"must be in [0, 1), got {self.ctc_weight}")
 
 
@@ -104,6 +113,9 @@ class AsrConfig:
     allow_unk: bool = False  # map units missing from tokens.txt to <unk>; false: an error
     beam_size: int = 1  # decoding default of ssltk.bin.infer (1: greedy)
     stack_frames: int = 1  # concatenate k consecutive frames first (k times fewer frames)
+    # > 0: stack instead to the whole number of the frontend's frames nearest this period
+    # (ms, at least one frame): one config then suits 10 ms (FBANK) and 20 ms (SSL) frontends
+    stack_ms: float = 0.0
 
     def __post_init__(self) -> None:
         for key in ("proj_dim",):
@@ -111,6 +123,13 @@ class AsrConfig:
         for key in ("hidden_size", "num_layers", "beam_size", "stack_frames"):
             require(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+        check_stacking(self)
+
+
+def check_stacking(cfg) -> None:
+    require(cfg.stack_ms >= 0, "stack_ms", f"must be >= 0, got {cfg.stack_ms}")
+    require(not (cfg.stack_ms and cfg.stack_frames > 1), "stack_ms",
+            f"give stack_frames ({cfg.stack_frames}) or stack_ms ({cfg.stack_ms}), not both")
 
 
 @dataclass

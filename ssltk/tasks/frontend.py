@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ssltk.compress.quantize import autocast, for_inference
 from ssltk.data.augment import spec_augment, speed_perturb
 from ssltk.errors import UserError
 from ssltk.featurizer import FeatureSpec
@@ -41,8 +42,14 @@ class Frontend(nn.Module):
     def __init__(self, upstream: nn.Module | None = None, featurizer: nn.Module | None = None,
                  finetune: bool = False, input_dim: int | None = None,
                  speed_perturb: list[float] | None = None, utterance_mvn: bool = False,
-                 spec_augment=None, adapted: bool = False, upstream_fingerprint: str | None = None):
+                 spec_augment=None, adapted: bool = False, upstream_fingerprint: str | None = None,
+                 precision: str = "float32"):
         super().__init__()
+        self.precision = precision  # of the frozen upstream (`ssltk.compress.quantize`)
+        # int8: a quantised copy runs the upstream; kept out of the module tree, so that the
+        # float upstream (its fingerprint, its entries when checkpoints are loaded) stays as is
+        self._quantized = ([for_inference(upstream, "int8", torch.device("cpu"))]
+                           if precision == "int8" and upstream is not None else [])
         self.utterance_mvn = utterance_mvn
         self.spec_augment = spec_augment  # a SpecAugmentConfig, or None
         self.upstream = upstream
@@ -79,8 +86,12 @@ class Frontend(nn.Module):
         wavs, lens = batch["wavs"], batch["wav_lens"]
         if self.training and self.speed_perturb:
             wavs, lens = speed_perturb(wavs, lens, self.speed_perturb)
-        with torch.set_grad_enabled((self.finetune or self.adapted) and torch.is_grad_enabled()):
-            hidden, lens = self.upstream(wavs, lens)
+        if self.precision == "int8" and wavs.device.type != "cpu":
+            raise UserError("frontend.precision int8 (dynamic quantisation) runs on CPU only")
+        with torch.set_grad_enabled((self.finetune or self.adapted) and torch.is_grad_enabled()), \
+                autocast(self.precision, wavs.device):
+            hidden, lens = (self._quantized or [self.upstream])[0](wavs, lens)
+        hidden = [h.float() for h in hidden]
         return self._augment(*self._normalize(self.featurizer(hidden), lens.to(torch.long)))
 
     def _augment(self, feats: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,10 +122,12 @@ def frontend_spec(cfg) -> FeatureSpec:
 def spec_frontend(spec: FeatureSpec, finetune: bool = False,
                   speed_perturb: list[float] | None = None,
                   utterance_mvn: bool = False, spec_augment=None,
-                  peft: PeftConfig | None = None, upstream: nn.Module | None = None) -> Frontend:
+                  peft: PeftConfig | None = None, upstream: nn.Module | None = None,
+                  precision: str = "float32") -> Frontend:
     """A `Frontend` computing the features of ``spec`` from audio; ``peft``: the methods
     that adapt the upstream (`ssltk.peft.apply_peft`); ``upstream``: use this module (shared
-    by several frontends, `ssltk.tasks.multitask`) instead of loading ``spec.upstream``."""
+    by several frontends, `ssltk.tasks.multitask`) instead of loading ``spec.upstream``;
+    ``precision``: what the frozen upstream computes in."""
     upstream, featurizer = spec.build(upstream)
     fingerprint = None if finetune else upstream_fingerprint(upstream)
     adapted = bool(peft and peft.methods())
@@ -122,7 +135,7 @@ def spec_frontend(spec: FeatureSpec, finetune: bool = False,
         apply_peft(upstream, peft, finetune=finetune)
     return Frontend(upstream, featurizer, finetune=finetune, speed_perturb=speed_perturb,
                     utterance_mvn=utterance_mvn, spec_augment=spec_augment,
-                    adapted=adapted, upstream_fingerprint=fingerprint)
+                    adapted=adapted, upstream_fingerprint=fingerprint, precision=precision)
 
 
 def build_frontend(cfg, input_dim: int | None = None, upstream: nn.Module | None = None) -> Frontend:
@@ -133,7 +146,8 @@ def build_frontend(cfg, input_dim: int | None = None, upstream: nn.Module | None
                         utterance_mvn=cfg.utterance_mvn, spec_augment=cfg.spec_augment)
     return spec_frontend(frontend_spec(cfg), finetune=cfg.finetune_upstream,
                          speed_perturb=cfg.speed_perturb, utterance_mvn=cfg.utterance_mvn,
-                         spec_augment=cfg.spec_augment, peft=cfg.peft, upstream=upstream)
+                         spec_augment=cfg.spec_augment, peft=cfg.peft, upstream=upstream,
+                         precision=cfg.precision)
 
 
 def frontend_for_dump(info: dict, utterance_mvn: bool = False) -> Frontend:

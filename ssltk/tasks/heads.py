@@ -43,6 +43,16 @@ class FrameStack(nn.Module):
                                                                  rounding_mode="floor")
 
 
+def stack_count(cfg, frame_rate: float | None) -> int:
+    """Frames to stack for a head config (``stack_frames``, or ``stack_ms`` at ``frame_rate``
+    frames per second: the nearest whole number of frames, at least one)."""
+    if not cfg.stack_ms:
+        return cfg.stack_frames
+    if not frame_rate:
+        raise ValueError("stack_ms needs the frontend's frame rate")
+    return max(1, int(cfg.stack_ms * frame_rate / 1000 + 0.5))
+
+
 class MeanPooling(nn.Module):
     """Mean over valid frames (a zero vector for an utterance with none)."""
 

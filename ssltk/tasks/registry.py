@@ -6,13 +6,14 @@ from ssltk.errors import UserError
 from ssltk.tasks.asr import AsrTask, CodeSwitchTask
 from ssltk.tasks.base import DownstreamTask
 from ssltk.tasks.classification import ClassificationTask
-from ssltk.tasks.frame_regression import FrameRegressionTask
+from ssltk.tasks.frame_regression import FrameClassificationTask, FrameRegressionTask
 
 TASKS: dict[str, DownstreamTask] = {task.name: task for task in (
     ClassificationTask(),
     AsrTask(),
     CodeSwitchTask(),
     FrameRegressionTask(),
+    FrameClassificationTask(),
 )}
 
 

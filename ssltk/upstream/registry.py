@@ -67,6 +67,13 @@ SSL_CONFIGS: dict[str, EncoderConfig] = {
     "melhubert_base": EncoderConfig(
         family="melhubert", frontend="fbank", conv_layers=[], **dict(_BASE, layerdrop=0.0)
     ),
+    # ssltk_mini's architecture with random weights: the control that shows what its
+    # pre-training adds (the same frontend, layers and width; test_shipped_upstreams checks it)
+    "ssltk_mini_random": EncoderConfig(
+        family="melhubert", frontend="fbank", conv_layers=[],
+        **dict(_BASE, layerdrop=0.0, hidden_size=256, num_layers=6, num_heads=4, ffn_size=768,
+               pos_conv_kernel=32, pos_conv_groups=8, activation_dropout=0.1)
+    ),
     "wav2vec2_debug": EncoderConfig(family="wav2vec2", **_DEBUG),
     "wav2vec2_stable_debug": EncoderConfig(family="wav2vec2", **_DEBUG_STABLE),
     "hubert_debug": EncoderConfig(family="hubert", **_DEBUG),
@@ -86,6 +93,7 @@ _DESCRIPTIONS = {
     "wavlm_large": "WavLM Large: layer-norm CNN, pre-LN, 24 x 1024, gated relative position bias",
     "distilhubert": "DistilHuBERT: HuBERT Base CNN + 2 layers (prediction heads not included)",
     "melhubert_base": "MelHuBERT Base: 80-dim log-Mel stacked to 20 ms, 12 x 768",
+    "ssltk_mini_random": "ssltk_mini's architecture (MelHuBERT, 6 x 256), the control for its pre-training",
     "fbank": "Kaldi fbank, 80 bins, 25 ms / 10 ms",
     "mfcc": "Kaldi MFCC, 13 coefficients (39 with deltas=True), 25 ms / 10 ms",
 }

@@ -17,7 +17,7 @@ test_sets="train_dev test"        # sets to decode and score
 espnet=true                       # also run ESPnet's own set-up (local/espnet.sh)
 espnet_config=conf/espnet/train_asr_transformer_cpu.yaml
 espnet_ssltk_config=conf/espnet/train_asr_ssltk_cpu.yaml
-espnet_upstream=ssltk_mini        # the upstream of ESPnet's `frontend: ssltk` row
+espnet_upstream=fbank             # the upstream of ESPnet's `frontend: ssltk` row (an SSL one: see RESULTS.md notes)
 stage=1
 stop_stage=100
 . utils/parse_options.sh

@@ -1,0 +1,1 @@
+../../TEMPLATE/compress1/compress.sh
