@@ -32,10 +32,7 @@ specs="none"
 for exp in exp/distill_*_l*; do
     [ -f "${exp}/student.pt" ] && specs+=" upstream:${exp#exp/distill_}=${exp}/student.pt"
 done
-conditions=$(python -c 'import sys
-from ssltk.distort import load_distortions
-cfg = load_distortions(sys.argv[1])
-print(" ".join(cfg.seen + cfg.unseen))' data/distort.yaml)
+conditions=$(local/conditions.sh data/distort.yaml)
 tasks="digit=test:acc" && for c in ${conditions}; do tasks+=" digit=test_${c}:acc"; done
 tasks+=" phones=phn_test:per" && for c in ${conditions}; do tasks+=" phones=phn_test_${c}:per"; done
 ./compress.sh --stage "$((stage > 3 ? stage - 1 : 2))" --source_upstream ssltk_mini --specs "${specs}" --tasks "${tasks}" \

@@ -18,10 +18,7 @@ seed=0          # of the distorted test sets
 ../compress1/local/data.sh --num_utts "${num_utts}"
 python -m ssltk.bin.datadir combine data/distill_train data/train data/phn_train
 sed "s#\${NOISE}#${NOISE}#g" conf/distort.yaml > data/distort.yaml.tmp && mv data/distort.yaml.tmp data/distort.yaml
-conditions=$(python -c 'import sys
-from ssltk.distort import load_distortions
-cfg = load_distortions(sys.argv[1])
-print(" ".join(cfg.seen + cfg.unseen))' data/distort.yaml)
+conditions=$(local/conditions.sh data/distort.yaml)
 for dset in test phn_test; do
     for cond in ${conditions}; do
         python -m ssltk.bin.distort_data --config data/distort.yaml --name "${cond}" --seed "${seed}" \

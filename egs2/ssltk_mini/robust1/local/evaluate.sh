@@ -16,10 +16,7 @@ tasks="digit phones"   # space- or comma-separated
 . utils/parse_options.sh
 [ -n "${upstream}" ] && [ -n "${tag}" ] || { echo "$0: --upstream and --tag are required" >&2; exit 1; }
 
-conditions=$(python -c 'import sys
-from ssltk.distort import load_distortions
-cfg = load_distortions(sys.argv[1])
-print(" ".join(cfg.seen + cfg.unseen))' data/distort.yaml)
+conditions=$(local/conditions.sh data/distort.yaml)
 for seed in ${seeds}; do
     for task in ${tasks//,/ }; do
         exp_tag=${task}_${tag}_s${seed}
